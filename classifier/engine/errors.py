@@ -1,0 +1,58 @@
+"""Named domain errors.
+
+Each carries a short machine-readable ``code`` and the HTTP ``status`` a presenter should
+answer with, so the web layer maps every one of them to a response in a single place and the
+CLI can print the same plain-words message.
+"""
+
+
+class SceneWebError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class ModelFileError(SceneWebError):
+    """A weight or label file is missing, truncated or not what it claims to be."""
+
+    code = "model_file"
+    status = 503
+
+
+class WeightsMissing(ModelFileError):
+    code = "weights_missing"
+
+
+class ImageRejected(SceneWebError):
+    """The bytes are not an image we accept (format, size, corruption)."""
+
+    code = "image_rejected"
+    status = 400
+
+
+class UrlRefused(SceneWebError):
+    """A user-supplied URL points somewhere we will not fetch from."""
+
+    code = "url_refused"
+    status = 400
+
+
+class FetchFailed(SceneWebError):
+    """A permitted URL could not be fetched (timeout, HTTP error, too large)."""
+
+    code = "fetch_failed"
+    status = 422
+
+
+class DownloadFailed(SceneWebError):
+    """Installing a model file from its public address failed."""
+
+    code = "download_failed"
+    status = 502

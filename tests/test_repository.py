@@ -1,0 +1,54 @@
+"""Checks that keep the repository honest: lint clean, and the README documents what exists."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def environment_variables_read() -> set[str]:
+    names = set()
+    for source in [
+        REPO / "sceneweb" / "settings.py",
+        *REPO.glob("sceneweb/gunicorn*.py"),
+        *REPO.glob("gunicorn.conf.py"),
+    ]:
+        names |= set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
+        names |= set(re.findall(r"environ(?:\.get)?[\[(]\s*\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
+        names |= set(re.findall(r"\benv=\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
+    return names - {"DJANGO_SETTINGS_MODULE"}
+
+
+def management_commands() -> list[str]:
+    return sorted(
+        p.stem for p in (REPO / "classifier" / "management" / "commands").glob("*.py") if p.stem != "__init__"
+    )
+
+
+def test_ruff_finds_nothing():
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--output-format", "concise", str(REPO)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(environment_variables_read()))
+def test_every_setting_is_in_the_readme_table(name):
+    assert re.search(rf"^\| `{name}` \|", README, re.MULTILINE), (
+        f"{name} is read in settings but missing from the README table"
+    )
+
+
+@pytest.mark.parametrize("command", management_commands())
+def test_every_command_is_documented(command):
+    assert f"manage.py {command}" in README, f"`manage.py {command}` is not in the README"
+
+
+def test_the_settings_table_has_no_stale_rows():
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README, re.MULTILINE))
+    assert documented <= environment_variables_read()
