@@ -1,4 +1,4 @@
-"""The process's one analyzer, built from settings: loaded once, shared by every request."""
+"""The process's one analyzer, and the engine's limits and policies, built from settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from functools import cache
 from django.conf import settings
 
 from classifier.engine import SceneAnalyzer
+from classifier.engine.acceleration import InferenceSettings, apply_thread_setting
+from classifier.engine.fetch import FetchPolicy
 from classifier.engine.imaging import ImageLimits
 
 
@@ -15,9 +17,33 @@ def get_analyzer() -> SceneAnalyzer:
     return SceneAnalyzer.from_models_dir(
         settings.SCENEWEB_MODELS_DIR,
         scene_model=settings.SCENEWEB_SCENE_MODEL,
+        attributes_source=settings.SCENEWEB_ATTRIBUTES_SOURCE,
+        custom_models=settings.SCENEWEB_CUSTOM_MODELS,
         top_k=settings.SCENEWEB_TOP_K,
+        inference=inference_settings(),
+    )
+
+
+def inference_settings() -> InferenceSettings:
+    """The inference mode and threads; an unknown mode stops the start with the list of known ones."""
+    apply_thread_setting(settings.SCENEWEB_TORCH_THREADS)
+    return InferenceSettings(
+        mode=settings.SCENEWEB_INFERENCE_MODE,
+        threads=settings.SCENEWEB_TORCH_THREADS,
+        parallel=settings.SCENEWEB_PARALLEL_MODELS,
     )
 
 
 def image_limits() -> ImageLimits:
     return ImageLimits(max_bytes=settings.SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024, max_pixels=settings.SCENEWEB_MAX_PIXELS)
+
+
+def fetch_policy() -> FetchPolicy:
+    """How a visitor's image URL may be fetched: the same byte limit as an upload."""
+    return FetchPolicy(
+        max_bytes=settings.SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024,
+        connect_timeout=settings.SCENEWEB_FETCH_CONNECT_TIMEOUT,
+        total_timeout=settings.SCENEWEB_FETCH_TIMEOUT,
+        max_redirects=3,
+        allow_loopback=settings.SCENEWEB_ALLOW_PRIVATE_URLS,
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.management.utils import get_random_secret_key
 
-from sceneweb.env import env_bool, env_int, env_list, env_path, env_str
+from sceneweb.env import env_bool, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,15 +24,23 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
+    "django.contrib.auth",  # django-plotly-dash reads request.user (never evaluated: no logins here)
     "django.contrib.staticfiles",
+    "django_plotly_dash.apps.DjangoPlotlyDashConfig",
     "classifier.apps.ClassifierConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything that could refuse them
+    "classifier.security.RequestSizeLimit",  # 413 before an oversized body is read
     "django.middleware.common.CommonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "classifier.security.PanelFramesSameOrigin",  # the Dash panel's iframe, and nothing else, may be framed
+    "django_plotly_dash.middleware.BaseMiddleware",  # puts the panel's scripts into the page
 ]
 
 ROOT_URLCONF = "sceneweb.urls"
@@ -55,6 +63,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# `collectstatic` writes hashed, compressed copies; whitenoise serves them with far-future,
+# immutable caching (unhashed names for 60 s). The test suite reads the source folders instead
+# (tests/conftest.py); DEBUG serves them from there too.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "django_plotly_dash.finders.DashAssetFinder",
+    "django_plotly_dash.finders.DashComponentFinder",
+    "django_plotly_dash.finders.DashAppDirectoryFinder",
+]
+
+# The Dash panel: its scripts come from our own static files (no CDN: the page works offline).
+PLOTLY_DASH = {"serve_locally": True}
+# django-plotly-dash keeps a small dict in the session on every panel update; a signed cookie
+# holds it without a database write per click.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -63,16 +91,50 @@ USE_TZ = True
 # -- sceneweb -------------------------------------------------------------------------------
 SCENEWEB_MODELS_DIR = env_path("SCENEWEB_MODELS_DIR", Path("models"), base=BASE_DIR)
 SCENEWEB_SAMPLES_DIR = env_path("SCENEWEB_SAMPLES_DIR", Path("models/samples"), base=BASE_DIR)
-SCENEWEB_SCENE_MODEL = env_str("SCENEWEB_SCENE_MODEL", "resnet18")
+SCENEWEB_SCENE_MODEL = env_str("SCENEWEB_SCENE_MODEL", "resnet18")  # checked against the registry in apps.py
+SCENEWEB_ATTRIBUTES_SOURCE = env_str("SCENEWEB_ATTRIBUTES_SOURCE", "densenet201")
+SCENEWEB_CUSTOM_MODELS = env_list("SCENEWEB_CUSTOM_MODELS", [])  # finetune checkpoints, relative to the models dir
 SCENEWEB_MAX_UPLOAD_MB = env_int("SCENEWEB_MAX_UPLOAD_MB", 10, minimum=1)
 SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
 SCENEWEB_TOP_K = env_int("SCENEWEB_TOP_K", 5, minimum=1)
-SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)
+SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # test-only; check --deploy warns
+SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
+SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
+SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
+SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
+SCENEWEB_PARALLEL_MODELS = env_bool("SCENEWEB_PARALLEL_MODELS", True)  # bench/analyze.py: pays on a shared CPU
+
+# -- security (README "Security") -------------------------------------------------------------
+# Production runs behind a TLS-terminating proxy; these switches are off by default so that
+# `runserver` over plain http works, and the README lists the values `check --deploy` wants.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    # Only behind a proxy that sets this header itself: a client could otherwise claim https,
+    # and the client address becomes the proxy's X-Forwarded-For entry (see classifier/security.py).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifier.security.PanelFramesSameOrigin)
+# Bodies larger than an image of the upload limit can come in get a 413 before Django reads them
+# (classifier.security.RequestSizeLimit): the panel sends photos base64-encoded (4/3 larger),
+# plus room for the multipart or JSON envelope. Uploads stay in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = FILE_UPLOAD_MAX_MEMORY_SIZE * 4 // 3 + 64 * 1024
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"sceneweb": {"handlers": ["console"], "level": env_str("SCENEWEB_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "sceneweb": {"handlers": ["console"], "level": env_str("SCENEWEB_LOG_LEVEL", "INFO")},
+        # Django prints server errors (with the traceback) only in DEBUG by default; a production
+        # server's log (journald, docker logs) must show them too.
+        "django": {"handlers": ["console"], "level": "WARNING"},
+    },
 }

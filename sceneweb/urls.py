@@ -3,3 +3,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("classifier.urls")),
 ]
+
+# API paths answer JSON even for unknown URLs and unexpected failures; pages keep Django's own.
+handler404 = "classifier.views.not_found"
+handler500 = "classifier.views.server_error"

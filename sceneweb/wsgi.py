@@ -1,4 +1,8 @@
-"""WSGI entry point for gunicorn."""
+"""WSGI entry point (gunicorn, runserver): the models load here, once per process, before any request.
+
+With gunicorn's `preload_app` this runs once in the master and the workers share the weights;
+missing or broken model files stop the start-up with the file and the command that installs it.
+"""
 
 import os
 
@@ -6,3 +10,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sceneweb.settings")
 application = get_wsgi_application()
+
+from classifier.checks import load_models_at_start  # noqa: E402  (needs the app registry set up above)
+
+load_models_at_start()

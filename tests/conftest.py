@@ -49,6 +49,20 @@ def image_bytes(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def static_files_from_source_folders(tmp_path_factory):
+    """Production pages link the hashed copies `collectstatic` makes; the suite never runs it, so
+    pages link the plain names (tests/web/test_static_files.py covers the production storage)."""
+    from django.test.utils import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(
+        STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}, "staticfiles": plain},
+        STATIC_ROOT=tmp_path_factory.mktemp("staticfiles"),
+    ):
+        yield
+
+
 @pytest.fixture(scope="session")
 def labels_dir() -> Path:
     return shared_path("places365")

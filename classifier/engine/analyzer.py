@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from classifier.engine import assets, cam
+from classifier.engine import acceleration, assets, cam, linear_attributes
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, TRAIN_HINT, AttributeModel, load_attribute_model
+from classifier.engine.custom import CustomModel, CustomResult, load_custom_model
 from classifier.engine.imaging import DecodedImage, model_input
 from classifier.engine.labels import OUTDOOR, PlacesLabels, read_categories, read_io_labels
-from classifier.engine.places import SceneModelSpec, SceneNet, load_scene_net, scene_model_spec
+from classifier.engine.places import CamPass, SceneModelSpec, SceneNet, load_scene_net, scene_model_spec
 
 IO_TOP = 10  # the official demo averages the IO labels of the ten best categories
 
@@ -63,7 +64,8 @@ class Analysis:
     cam: Heatmap
     cams: list[Heatmap]
     """Low-resolution maps for every listed scene, so a presenter can switch class without a rerun."""
-    custom: list[dict] = field(default_factory=list)
+    custom: list[CustomResult] = field(default_factory=list)
+    """The user's own fine-tuned classifiers (SCENEWEB_CUSTOM_MODELS): top classes and a CAM each."""
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict = field(default_factory=dict)
 
@@ -101,6 +103,8 @@ class SceneAnalyzer:
         attribute_k: int = 10,
         overlay_max_side: int = 512,
         overlay_alpha: float = 0.5,
+        inference: acceleration.InferenceSettings | None = None,
+        custom_models: Sequence[CustomModel] = (),
     ):
         if top_k < 1 or top_k > len(labels.categories):
             raise ValueError(f"top_k must be within 1..{len(labels.categories)}, got {top_k}")
@@ -115,22 +119,51 @@ class SceneAnalyzer:
         self.attribute_k = attribute_k
         self.overlay_max_side = overlay_max_side
         self.overlay_alpha = overlay_alpha
+        self.custom_models = tuple(custom_models)
+        for model in self.custom_models:
+            model.net.eval()
+        self._accelerate(inference or acceleration.InferenceSettings())
+
+    def _accelerate(self, inference: acceleration.InferenceSettings) -> None:
+        """Prepare the networks for the chosen inference mode (once, here, never per request)."""
+        self.inference = inference
+        self.scene_net = acceleration.accelerate_scene_net(self.scene_net, inference, self.spec.input_size)
+        if self.attribute_model is not None:
+            self.attribute_model = acceleration.accelerate_attributes(
+                self.attribute_model, inference, self.spec.input_size
+            )
+        self._pool = acceleration.single_thread_pool(2) if inference.parallel else None
 
     @classmethod
-    def from_models_dir(cls, models_dir: Path, *, scene_model: str = "resnet18", **options) -> SceneAnalyzer:
-        """Load everything from the models folder; the attribute head is optional."""
+    def from_models_dir(
+        cls,
+        models_dir: Path,
+        *,
+        scene_model: str = "resnet18",
+        attributes_source: str = "densenet201",
+        custom_models: Sequence[str | Path] = (),
+        **options,
+    ) -> SceneAnalyzer:
+        """Load everything from the models folder; the attribute model is optional.
+
+        `attributes_source` is "densenet201" (the trained head) or "wideresnet18" (CSAIL's linear matrix).
+        `custom_models` are fine-tuned checkpoints, relative to the models folder or absolute.
+        """
         models_dir = Path(models_dir)
+        options["custom_models"] = [load_custom_model(models_dir / path) for path in custom_models]
         spec = scene_model_spec(scene_model)
         scene_net = load_scene_net(
             spec, assets.asset_path(models_dir, spec.weights_asset), install_hint=assets.FETCH_HINT
         )
         labels = PlacesLabels(
             read_categories(assets.asset_path(models_dir, spec.labels_asset), expected=spec.num_classes),
-            read_io_labels(assets.asset_path(models_dir, "io_places365")),
+            spec.class_io_labels(read_io_labels(assets.asset_path(models_dir, "io_places365"))),
         )
         attribute_model, note = None, None
         attribute_path = models_dir / ATTRIBUTE_FILENAME
-        if attribute_path.is_file():
+        if attributes_source == "wideresnet18":
+            attribute_model, note = linear_attributes.from_models_dir(models_dir, scene_model, scene_net)
+        elif attribute_path.is_file():
             attribute_model = load_attribute_model(attribute_path)
         else:
             note = f"The SUN-attribute model is not installed ({attribute_path} is missing); {TRAIN_HINT}."
@@ -138,15 +171,24 @@ class SceneAnalyzer:
 
     @property
     def models(self) -> dict:
-        info = {"scene": {"name": self.spec.name, "classes": self.spec.num_classes, "weights": self.spec.weights_asset}}
+        info = {
+            "scene": {
+                "name": self.spec.name,
+                "classes": self.spec.num_classes,
+                "weights": self.spec.weights_asset,
+                "description": self.spec.description,
+                "heatmap": self.spec.heatmap,
+            }
+        }
         if self.attribute_model is not None:
             info["attributes"] = {
-                "name": "densenet201",
+                "name": self.attribute_model.name,
                 "attributes": len(self.attribute_model.names),
                 "metrics": self.attribute_model.metrics,
             }
         else:
             info["attributes"] = None
+        info["custom"] = [model.description for model in self.custom_models]
         return info
 
     def analyze(
@@ -154,31 +196,29 @@ class SceneAnalyzer:
     ) -> Analysis:
         """Analyse one photo. `heatmap=False` skips the PNG overlay (grids are always returned)."""
         clock = _Stopwatch()
+        started = time.perf_counter()
         if isinstance(image, DecodedImage):
             clock.timings["decode"] = round(image.decode_ms, 2)
             image = image.image
         with clock.stage("preprocess"):
             batch = model_input(image, self.spec.input_size, self.spec.mean, self.spec.std)
-        with torch.inference_mode():
-            with clock.stage(self.spec.name):
-                logits, features = self.scene_net(batch)
-                probabilities = torch.softmax(logits[0].float(), dim=0)
-            attributes = []
-            if self.attribute_model is not None:
-                with clock.stage("densenet201"):
-                    attributes = self._top_attributes(self.attribute_model.scores(batch)[0])
+        with torch.inference_mode(), ExitStack() as scope:
+            run, attribute_scores = self._run_networks(batch, clock, scope)
+            probabilities = torch.softmax(run.logits[0].float(), dim=0)
+            attributes = [] if attribute_scores is None else self._top_attributes(attribute_scores[0])
             with clock.stage("cam"):
                 scenes = self._top_scenes(probabilities)
                 io = self._indoor_outdoor(probabilities)
-                cams = [self._heatmap(features[0], s.index) for s in scenes]
-                chosen = self._chosen_cam(cams, features[0], cam_class)
+                cams = [self._heatmap(run, s.index) for s in scenes]
+                chosen = self._chosen_cam(cams, run, cam_class)
+            custom = self._run_custom_models(image, batch, clock)
         if heatmap:
             with clock.stage("png"):
                 overlay = cam.render_overlay(
                     image, np.asarray(chosen.grid), alpha=self.overlay_alpha, max_side=self.overlay_max_side
                 )
                 chosen = Heatmap(chosen.label, chosen.index, chosen.grid, cam.png_base64(overlay))
-        clock.timings["total"] = round(sum(clock.timings.values()), 2)
+        clock.timings["total"] = round(clock.timings.get("decode", 0.0) + (time.perf_counter() - started) * 1000, 2)
         return Analysis(
             scenes=scenes,
             io=io,
@@ -186,9 +226,45 @@ class SceneAnalyzer:
             attributes_note=self.attributes_note,
             cam=chosen,
             cams=cams,
+            custom=custom,
             timings_ms=clock.timings,
             models=self.models,
         )
+
+    def _run_networks(
+        self, batch: torch.Tensor, clock: _Stopwatch, scope: ExitStack
+    ) -> tuple[CamPass, torch.Tensor | None]:
+        """The scene pass and the attribute scores: one after the other, or side by side on the pool."""
+        attributes = self.attribute_model
+        pending = None
+        if self._pool is not None and attributes is not None:
+            pending = self._pool.submit(acceleration.timed_inference, attributes.scores, batch)
+        if self._pool is not None and self.scene_net.heatmap == "cam":
+            (logits, features), clock.timings[self.spec.name] = self._pool.submit(
+                acceleration.timed_inference, self.scene_net, batch
+            ).result()
+            run = CamPass(logits, features, self.scene_net.class_weights)
+        else:
+            with clock.stage(self.spec.name):
+                run = scope.enter_context(self.scene_net.heatmap_pass(batch))
+        if pending is not None:
+            scores, clock.timings[attributes.name] = pending.result()
+            return run, scores
+        if attributes is None:
+            return run, None
+        with clock.stage(attributes.name):
+            return run, attributes.scores(batch)
+
+    def _run_custom_models(self, image: Image.Image, batch: torch.Tensor, clock: _Stopwatch) -> list[CustomResult]:
+        """Each custom model on the same photo; a model preprocessed like the scene network reuses its tensor."""
+        tensors = {(self.spec.input_size, tuple(self.spec.mean), tuple(self.spec.std)): batch}
+        results = []
+        for model in self.custom_models:
+            if model.preprocessing not in tensors:
+                tensors[model.preprocessing] = model_input(image, *model.preprocessing)
+            with clock.stage(f"custom:{model.name}"):
+                results.append(model.predict(tensors[model.preprocessing], self.top_k))
+        return results
 
     def _top_scenes(self, probabilities: torch.Tensor) -> list[SceneScore]:
         values, indices = probabilities.topk(self.top_k)
@@ -198,20 +274,21 @@ class SceneAnalyzer:
         ]
 
     def _indoor_outdoor(self, probabilities: torch.Tensor) -> IndoorOutdoor:
-        top = probabilities.topk(min(IO_TOP, probabilities.numel())).indices.tolist()
+        places = self.spec.places_classes  # Hybrid1365's ImageNet classes have no IO label
+        top = (probabilities[places.start : places.stop].topk(IO_TOP).indices + places.start).tolist()
         score = float(np.mean([self.labels.io[i] == OUTDOOR for i in top]))
         return IndoorOutdoor("indoor" if score < 0.5 else "outdoor", round(score, 4))
 
-    def _heatmap(self, features: torch.Tensor, index: int) -> Heatmap:
-        grid = cam.class_activation_map(features, self.scene_net.class_weights[index])
+    def _heatmap(self, run: CamPass, index: int) -> Heatmap:
+        grid = run.grid(index)
         return Heatmap(self.labels.categories[index], index, _rounded(grid))
 
-    def _chosen_cam(self, cams: Sequence[Heatmap], features: torch.Tensor, cam_class: int | None) -> Heatmap:
+    def _chosen_cam(self, cams: Sequence[Heatmap], run: CamPass, cam_class: int | None) -> Heatmap:
         if cam_class is None:
             return cams[0]
         if not 0 <= cam_class < len(self.labels.categories):
             raise ValueError(f"cam_class must be within 0..{len(self.labels.categories) - 1}, got {cam_class}")
-        return next((c for c in cams if c.index == cam_class), None) or self._heatmap(features, cam_class)
+        return next((c for c in cams if c.index == cam_class), None) or self._heatmap(run, cam_class)
 
     def _top_attributes(self, scores: torch.Tensor) -> list[AttributeScore]:
         k = min(self.attribute_k, scores.numel())

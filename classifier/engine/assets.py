@@ -27,6 +27,10 @@ FETCH_HINT = "run `python manage.py fetch_models` (or `fetch_models --from DIR` 
 MANIFEST = "manifest.json"
 CHUNK = 1 << 16
 LABELS_BASE = "https://raw.githubusercontent.com/csailvision/places365/master/"
+CSAIL_MODELS = "http://places2.csail.mit.edu/models_places365/"
+KERAS_VGG_RELEASE = "https://github.com/GKalliatakis/Keras-VGG16-places365/releases/download/v1.0/"
+KERAS_VGG_LICENCE = "GPL-3.0 (Keras-VGG16-places365 weights, from landmark-recognition-challenge)"
+KERAS_VGG_ORIGIN = "https://github.com/GKalliatakis/Keras-VGG16-places365"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class AssetSpec:
     origin: str = "https://github.com/CSAILVision/places365"
     sha256: str | None = None
     approx_size_mb: float | None = None
+    derived_from: str | None = None
+    """Made locally from another asset (the Keras .h5) instead of downloaded; see `install_derived`."""
 
 
 ASSETS: dict[str, AssetSpec] = {
@@ -73,6 +79,67 @@ ASSETS: dict[str, AssetSpec] = {
             LABELS_BASE + "labels_sunattribute.txt",
             "labels",
             "The 102 SUN scene attribute names.",
+        ),
+        *(
+            AssetSpec(
+                f"{arch}_places365",
+                f"{arch}_places365.pth.tar",
+                f"{CSAIL_MODELS}{arch}_places365.pth.tar",
+                "weights",
+                f"Places365 {title}, official CSAIL PyTorch checkpoint (PyTorch 0.2 key names, `module.` prefixes).",
+                approx_size_mb=size,
+            )
+            for arch, title, size in (
+                ("alexnet", "AlexNet", 223.2),
+                ("resnet50", "ResNet-50", 92.7),
+                ("densenet161", "DenseNet-161", 104.9),
+                ("wideresnet18", "WideResNet-18", 43.4),
+            )
+        ),
+        AssetSpec(
+            "wideresnet18_sceneattributes",
+            "W_sceneattribute_wideresnet18.npy",
+            f"{CSAIL_MODELS}W_sceneattribute_wideresnet18.npy",
+            "weights",
+            "Official linear SUN-attribute matrix (102 x 512) over WideResNet-18's pooled features.",
+            approx_size_mb=0.4,
+        ),
+        AssetSpec(
+            "categories_hybrid1365",
+            "categories_hybrid1365.txt",
+            LABELS_BASE + "categories_hybrid1365.txt",
+            "labels",
+            "The 1,365 VGG16-Hybrid1365 classes: 1,000 ImageNet objects, then the 365 Places categories.",
+        ),
+        *(
+            spec
+            for name, title, size in (
+                ("places365", "VGG16-Places365", 517.9),
+                ("hybrid1365", "VGG16-Hybrid1365", 533.5),
+            )
+            for spec in (
+                AssetSpec(
+                    f"vgg16_{name}_keras",
+                    f"vgg16-{name}_weights_tf_dim_ordering_tf_kernels.h5",
+                    f"{KERAS_VGG_RELEASE}vgg16-{name}_weights_tf_dim_ordering_tf_kernels.h5",
+                    "weights",
+                    f"{title}, Keras 2 port of CSAIL's Caffe model (HDF5, channels-last flatten order).",
+                    licence=KERAS_VGG_LICENCE,
+                    origin=KERAS_VGG_ORIGIN,
+                    approx_size_mb=size,
+                ),
+                AssetSpec(
+                    f"vgg16_{name}",
+                    f"vgg16_{name}.pth",
+                    f"{KERAS_VGG_RELEASE}vgg16-{name}_weights_tf_dim_ordering_tf_kernels.h5",
+                    "weights",
+                    f"{title} as a PyTorch checkpoint, converted locally from the Keras file (`convert_keras_vgg16`).",
+                    licence=KERAS_VGG_LICENCE,
+                    origin=KERAS_VGG_ORIGIN,
+                    approx_size_mb=size,
+                    derived_from=f"vgg16_{name}_keras",
+                ),
+            )
         ),
     )
 }
@@ -138,19 +205,24 @@ def _record(models_dir: Path, spec: AssetSpec, digest: str, size: int, source: s
 
 def validate(spec: AssetSpec, path: Path) -> None:
     """Load the file the way the service will; raises ModelFileError when it would not work."""
-    from classifier.engine import labels, places
+    from classifier.engine import keras_vgg, labels, linear_attributes, places
 
     readers: dict[str, Callable[[Path], object]] = {
         "categories_places365": labels.read_categories,
         "io_places365": labels.read_io_labels,
         "labels_sunattribute": labels.read_attribute_names,
     }
+    readers["categories_hybrid1365"] = lambda p: labels.read_categories(p, expected=1365)
+    readers["wideresnet18_sceneattributes"] = linear_attributes.read_attribute_matrix
     if spec.name in readers:
         readers[spec.name](path)
         return
     for model in places.SCENE_MODELS.values():
         if model.weights_asset == spec.name:
             places.load_scene_net(model, path, install_hint=FETCH_HINT)
+            return
+        if ASSETS[model.weights_asset].derived_from == spec.name:
+            keras_vgg.check_keras_vgg16(path, model.num_classes)
             return
     raise ValueError(f"no validator for {spec.name}")
 
@@ -339,3 +411,35 @@ def download_samples(
         finally:
             tmp.unlink(missing_ok=True)
     return installed
+
+
+# -- scene models -----------------------------------------------------------------------------
+
+
+def model_assets(model: str) -> tuple[str, ...]:
+    """Every file one scene model needs, in install order (a Keras source before its conversion)."""
+    from classifier.engine import places
+
+    spec = places.scene_model_spec(model)
+    source = ASSETS[spec.weights_asset].derived_from
+    names = (source,) if source else ()
+    return (*names, spec.weights_asset, spec.labels_asset, "io_places365", *spec.extra_assets)
+
+
+def install_derived(name: str, models_dir: Path) -> Path:
+    """Make a derived asset from its installed source: the Keras .h5 -> a PyTorch checkpoint."""
+    from classifier.engine import keras_vgg, places
+
+    spec = asset_spec(name)
+    if spec.derived_from is None:
+        raise ValueError(f"{name} is downloaded, not derived")
+    source = asset_path(models_dir, spec.derived_from)
+    if not source.is_file():
+        raise WeightsMissing(f"{source} is missing; {FETCH_HINT}.")
+    model = next(m for m in places.SCENE_MODELS.values() if m.weights_asset == name)
+    tmp = _temp_beside(models_dir, spec.filename)
+    try:
+        keras_vgg.convert_keras_vgg16(source, tmp, build=model.build, num_classes=model.num_classes)
+        return _verified_install(spec, tmp, models_dir, f"converted from {source.name}")
+    finally:
+        tmp.unlink(missing_ok=True)

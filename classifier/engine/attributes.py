@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -26,8 +27,9 @@ TRAIN_HINT = (
 )
 
 
-def build_attribute_net(num_attributes: int = 102) -> nn.Module:
-    net = models.densenet201(weights=None)
+def build_attribute_net(num_attributes: int = 102, weights: models.WeightsEnum | None = None) -> nn.Module:
+    """torchvision DenseNet-201 with a fresh num_attributes-way head; `weights` start the trunk (training)."""
+    net = models.densenet201(weights=weights)
     net.classifier = nn.Linear(net.classifier.in_features, num_attributes)
     return net
 
@@ -51,6 +53,7 @@ class AttributeModel:
     net: nn.Module
     names: tuple[str, ...]
     metrics: dict = field(default_factory=dict)
+    name: ClassVar[str] = ARCHITECTURE
 
     def scores(self, batch: torch.Tensor) -> torch.Tensor:
         """Independent sigmoid per attribute (multi-label), shape (N, attributes)."""

@@ -56,3 +56,10 @@ class DownloadFailed(SceneWebError):
 
     code = "download_failed"
     status = 502
+
+
+class DatasetError(SceneWebError):
+    """A training or evaluation data set is missing, incomplete or not in the expected layout."""
+
+    code = "dataset_invalid"
+    status = 400

@@ -9,17 +9,37 @@ from __future__ import annotations
 import io
 import struct
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from classifier.engine.errors import ImageRejected
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 ACCEPTED_TEXT = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+
+# How each accepted format's files begin. Pillow is only ever asked to open these.
+IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+# Things people send instead of a photo, named in the refusal so they know what went wrong.
+NOT_IMAGE_SIGNATURES = (
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+)
+MARKUP_WORDS = ((b"<svg", "an SVG drawing"), (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"))
 
 
 @dataclass(frozen=True)
@@ -27,7 +47,7 @@ class ImageLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 50_000_000
     working_max_side: int = 1024
-    """Larger photos are downscaled right after decoding: the networks see 224 px anyway."""
+    """Larger photos are downscaled while decoding: the networks see 224 px anyway."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,38 @@ class DecodedImage:
     decode_ms: float
 
 
-def _open(data: bytes, limits: ImageLimits) -> Image.Image:
+def sniff_image_format(head: bytes) -> str | None:
+    """The accepted format whose signature ``head`` starts with, or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for signature, fmt in IMAGE_SIGNATURES if head.startswith(signature)), None)
+
+
+def describe_non_image(data: bytes) -> str | None:
+    """What a rejected file most likely is (PDF, archive, SVG, HTML), to say so in the refusal."""
+    found = next((what for signature, what in NOT_IMAGE_SIGNATURES if data.startswith(signature)), None)
+    if found is None:
+        head = data[:1024].lstrip().lower()
+        found = next((what for word, what in MARKUP_WORDS if word in head), None)
+    return found
+
+
+def hidden_payload(data: bytes) -> str | None:
+    """A second file riding along with the image (a polyglot): a ZIP directory at the end,
+    or a PDF or markup header near the start where readers and browsers look for one."""
+    end_of_zip = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end_of_zip >= 0 and len(data) - end_of_zip >= 22:
+        (comment_length,) = struct.unpack_from("<H", data, end_of_zip + 20)
+        if end_of_zip + 22 + comment_length == len(data):
+            return "a ZIP archive"
+    head = data[:1024].lower()
+    if b"%pdf-" in head:
+        return "a PDF document"
+    return next((what for word, what in (*MARKUP_WORDS, (b"<script", "a script")) if word in head), None)
+
+
+def _refuse_unless_acceptable(data: bytes, limits: ImageLimits) -> None:
+    """Everything that can be decided from the bytes alone, cheapest first, before Pillow sees them."""
     if not data:
         raise ImageRejected("The file is empty.", code="empty_file")
     if len(data) > limits.max_bytes:
@@ -47,12 +98,23 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
             code="file_too_large",
             status=413,
         )
-    try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except UnidentifiedImageError:
+    if sniff_image_format(data) is None:
+        what = describe_non_image(data)
         raise ImageRejected(
-            f"This is not an image format we accept; please send {ACCEPTED_TEXT}.", code="unsupported_format"
-        ) from None
+            f"This is {what}, not a photo; please send {ACCEPTED_TEXT}."
+            if what
+            else f"This is not an image format we accept; please send {ACCEPTED_TEXT}.",
+            code="unsupported_format",
+        )
+    payload = hidden_payload(data)
+    if payload:
+        raise ImageRejected(
+            f"This file is an image and {payload} at once; please send a plain image.", code="polyglot_file"
+        )
+
+
+def _check_header(image: Image.Image, limits: ImageLimits) -> None:
+    """The header's dimensions, before a single pixel is decoded."""
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageRejected("The image has no pixels.", code="corrupt_image")
@@ -62,7 +124,16 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
             code="too_many_pixels",
             status=413,
         )
-    return image
+    if width * height > (Image.MAX_IMAGE_PIXELS or width * height):
+        # Pillow only warns below twice its limit; we treat its warning threshold as a refusal.
+        raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb", status=413)
+
+
+def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    """The size after EXIF orientation (tags 5-8 turn the picture a quarter)."""
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    width, height = image.size
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -71,7 +142,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         array = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
         image = Image.fromarray(np.clip(array / peak * 255.0, 0, 255).astype(np.uint8), mode="L")
-    if image.mode == "P":
+    if image.mode == "P" or "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
@@ -81,24 +152,36 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedImage:
-    """Validate and decode; the first frame of an animation; EXIF orientation applied."""
+    """Validate and decode; the first frame of an animation; EXIF orientation applied.
+
+    Any exception Pillow raises on these untrusted bytes is a rejection of the file, not a
+    fault of the service: its plugins raise many kinds (OSError, SyntaxError, struct.error...).
+    """
     started = time.perf_counter()
-    image = _open(data, limits)
-    image_format = image.format or "unknown"
+    _refuse_unless_acceptable(data, limits)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.seek(0)
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-            original_size = image.size
-            image = _to_rgb(image)
-            image.thumbnail((limits.working_max_side, limits.working_max_side), Image.Resampling.BILINEAR)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        _check_header(image, limits)
+        image_format = image.format or "unknown"
+        original_size = _oriented_size(image)
+        image.seek(0)
+        # JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the working size.
+        image.draft(None, (limits.working_max_side, limits.working_max_side))
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        image = _to_rgb(image)
+        image.thumbnail((limits.working_max_side, limits.working_max_side), Image.Resampling.BILINEAR)
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError:
         raise ImageRejected(
             "The image would decompress to too many pixels.", code="decompression_bomb", status=413
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            f"The file looks like an image but cannot be read; please send {ACCEPTED_TEXT}.", code="corrupt_image"
+        ) from None
+    except Exception as exc:
         raise ImageRejected(f"The image is truncated or corrupt ({exc}).", code="corrupt_image") from None
     return DecodedImage(image, image_format, original_size, (time.perf_counter() - started) * 1000)
 

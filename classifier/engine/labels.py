@@ -51,9 +51,16 @@ def _indexed_rows(path: Path) -> list[tuple[str, int]]:
 
 
 def category_name(raw: str) -> str:
-    """`/a/apartment_building/outdoor` -> `apartment_building/outdoor` (the demo's display form)."""
+    """`/a/apartment_building/outdoor` -> `apartment_building/outdoor` (the demo's display form).
+
+    The ImageNet rows of `categories_hybrid1365.txt` read `n01440764 tench, Tinca tinca`: the
+    WordNet id goes and the first synonym stays (`tench`).
+    """
     if raw.startswith("/") and len(raw) > 3 and raw[2] == "/":
         return raw[3:]
+    wordnet_id, _, names = raw.partition(" ")
+    if len(wordnet_id) == 9 and wordnet_id[0] == "n" and wordnet_id[1:].isdigit() and names:
+        return names.split(",")[0].strip()
     return raw
 
 

@@ -35,7 +35,8 @@ def test_it_downloads_from_the_public_addresses(tmp_path, use_models, release_di
     from tests.httpserver import local_server, serve_bytes
 
     routes = {
-        f"/{spec.filename}": serve_bytes((release_dir / spec.filename).read_bytes()) for spec in assets.ASSETS.values()
+        f"/{spec.filename}": serve_bytes((release_dir / spec.filename).read_bytes())
+        for spec in map(assets.asset_spec, assets.DEFAULT_ASSETS)
     }
     with local_server(routes) as base:
         for name, spec in assets.ASSETS.items():

@@ -7,11 +7,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.engine import assets
+from classifier.engine import assets, places
 from classifier.engine.errors import SceneWebError
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # it makes or reads model files; the missing-model check must not stop it
     help = "Download (or copy with --from) the Places365 weights and label files into SCENEWEB_MODELS_DIR."
 
     def add_arguments(self, parser):
@@ -26,6 +27,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--retries", type=int, default=3, help="download attempts per file (default 3)")
         parser.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds (default 60)")
+        parser.add_argument(
+            "--model",
+            choices=sorted(places.SCENE_MODELS),
+            help="install (or --check) this scene model's files instead of SCENEWEB_SCENE_MODEL's",
+        )
+        parser.add_argument(
+            "--list", dest="list_models", action="store_true", help="list the scene models, their sizes and status"
+        )
 
     def handle(
         self,
@@ -37,13 +46,20 @@ class Command(BaseCommand):
         samples: bool,
         retries: int,
         timeout: float,
+        model: str | None,
+        list_models: bool,
         **options,
     ):
         models_dir = Path(settings.SCENEWEB_MODELS_DIR)
+        if list_models:
+            self._list(models_dir)
+            return
+        names = self._selection(model or settings.SCENEWEB_SCENE_MODEL)
         try:
             if not check:
                 self._install(
                     models_dir,
+                    names,
                     source,
                     force,
                     assets.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0),
@@ -51,24 +67,61 @@ class Command(BaseCommand):
                 self._install_samples(samples_from, samples)
         except SceneWebError as exc:
             raise CommandError(exc.message) from exc
-        statuses = assets.check(models_dir)
+        statuses = assets.check(models_dir, [n for n in names if not self._is_conversion_source(n)])
         for status in statuses:
             self.stdout.write(f"{status.state:8} {status.filename:32} {status.detail}")
         if any(s.state != "ok" for s in statuses):
             raise CommandError(f"Some model files in {models_dir} are missing or broken; {assets.FETCH_HINT}.")
 
-    def _install(self, models_dir: Path, source: Path | None, force: bool, policy: assets.DownloadPolicy) -> None:
-        for name in assets.DEFAULT_ASSETS:
+    @staticmethod
+    def _selection(model: str) -> list[str]:
+        """The default files plus every file of the chosen scene model, without repeats."""
+        return list(dict.fromkeys((*assets.DEFAULT_ASSETS, *assets.model_assets(model))))
+
+    @staticmethod
+    def _is_conversion_source(name: str) -> bool:
+        return any(spec.derived_from == name for spec in assets.ASSETS.values())
+
+    def _list(self, models_dir: Path) -> None:
+        self.stdout.write(f"{'model':18} {'classes':>7} {'heatmap':8} {'MB':>6} {'top-1':>6}  installed")
+        for name, spec in places.SCENE_MODELS.items():
+            needed = [n for n in assets.model_assets(name) if not self._is_conversion_source(n)]
+            present = sum(assets.is_installed(models_dir, assets.asset_spec(n)) for n in needed)
+            state = "yes" if present == len(needed) else ("no" if present == 0 else f"{present}/{len(needed)} files")
+            size = sum(assets.asset_spec(n).approx_size_mb or 0 for n in needed)
+            top1 = f"{spec.published_top1:.1f}" if spec.published_top1 else "-"
+            marker = " (SCENEWEB_SCENE_MODEL)" if name == settings.SCENEWEB_SCENE_MODEL else ""
+            self.stdout.write(
+                f"{name:18} {spec.num_classes:>7} {spec.heatmap:8} {size:>6.0f} {top1:>6}  {state}{marker}"
+            )
+
+    def _install(
+        self, models_dir: Path, names: list[str], source: Path | None, force: bool, policy: assets.DownloadPolicy
+    ) -> None:
+        for name in names:
             spec = assets.asset_spec(name)
             if not force and assets.is_installed(models_dir, spec):
                 self.stdout.write(f"skipped  {spec.filename} (already installed and valid)")
                 continue
-            if source is not None:
+            if self._is_conversion_source(name) and self._conversion_installed(models_dir, name, source, force):
+                continue
+            if spec.derived_from and not (source is not None and (source / spec.filename).is_file()):
+                assets.install_derived(name, models_dir)
+                self.stdout.write(f"converted {spec.filename} from {assets.asset_spec(spec.derived_from).filename}")
+            elif source is not None:
                 assets.install_from_dir(name, models_dir, source)
                 self.stdout.write(f"copied   {spec.filename} from {source}")
             else:
                 assets.download(name, models_dir, policy=policy)
                 self.stdout.write(f"fetched  {spec.filename} from {spec.url}")
+
+    def _conversion_installed(self, models_dir: Path, name: str, source: Path | None, force: bool) -> bool:
+        """A Keras source is not needed when its conversion is installed or brought along."""
+        derived = next(spec for spec in assets.ASSETS.values() if spec.derived_from == name)
+        if force:
+            return False
+        brought = source is not None and (source / derived.filename).is_file()
+        return brought or assets.is_installed(models_dir, derived)
 
     def _install_samples(self, samples_from: Path | None, samples: bool) -> None:
         samples_dir = Path(settings.SCENEWEB_SAMPLES_DIR)

@@ -1,0 +1,314 @@
+"""Speed of one full analysis (bytes in, Analysis with heatmap PNG out), per inference mode,
+against the naive pipeline and the machine's own compute bound, all measured in one run.
+
+- compute bound: (3.6 + 8.6) GFLOP (ResNet-18 + DenseNet-201 at 224 px) divided by the
+  GFLOP/s of a large fp32 matrix multiply on this machine (torch.mm 2048^3, measured here);
+- baseline: what a first version would do: PIL decode, torchvision transforms run separately
+  for each network, eval mode under no_grad, a forward hook for the CAM, nothing else;
+- modes: the engine's `SceneAnalyzer` with each inference mode (and the two networks side by
+  side); every mode and the baseline are timed in turn inside the same round, so load from
+  other processes falls on all of them alike. Medians after warm-up.
+
+Random weights (speed does not depend on their values), the photos of ../shared/samples/ and
+one 4032x3024 photo made from them (a phone-sized JPEG, where reduced-size decoding matters).
+
+    .venv/bin/python bench/analyze.py [--rounds 20] [--batch 8] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from classifier.engine import acceleration, assets, cam  # noqa: E402
+from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
+from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
+from classifier.engine.imaging import decode_image  # noqa: E402
+from classifier.engine.labels import read_attribute_names  # noqa: E402
+from classifier.engine.places import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+GFLOP = {"resnet18": 3.6, "densenet201": 8.6}
+LABEL_FILES = ("categories_places365.txt", "IO_places365.txt", "labels_sunattribute.txt")
+
+
+# -- setting up -----------------------------------------------------------------------------
+
+
+def random_models_dir(folder: Path) -> Path:
+    """An installed models folder with random weights, written as the tests write them."""
+    from tests.conftest import write_places_checkpoint
+
+    release = folder / "release"
+    release.mkdir()
+    write_places_checkpoint(release / "resnet18_places365.pth.tar")
+    for name in LABEL_FILES:
+        (release / name).write_bytes((SHARED / "places365" / name).read_bytes())
+    models = folder / "models"
+    models.mkdir()
+    for name in assets.DEFAULT_ASSETS:
+        assets.install_from_dir(name, models, release)
+    names = read_attribute_names(release / "labels_sunattribute.txt")
+    torch.manual_seed(1)
+    save_attribute_checkpoint(models / ATTRIBUTE_FILENAME, build_attribute_net(len(names)), names)
+    return models
+
+
+def photos() -> dict[str, bytes]:
+    found = {p.name: p.read_bytes() for p in sorted((SHARED / "samples").glob("*.jpg"))}
+    if not found:
+        raise SystemExit(f"No photos in {SHARED / 'samples'}: the benchmark reads real photos from ../shared/.")
+    first = Image.open(io.BytesIO(next(iter(found.values())))).convert("RGB")
+    buffer = io.BytesIO()
+    first.resize((4032, 3024), Image.Resampling.BICUBIC).save(buffer, format="JPEG", quality=90)
+    found["phone_4032x3024.jpg"] = buffer.getvalue()
+    return found
+
+
+def matmul_gflops(threads: int, size: int = 2048, repeats: int = 9) -> float:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - started)
+    torch.set_num_threads(previous)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def load_average() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+# -- the naive pipeline ---------------------------------------------------------------------
+
+
+class Baseline:
+    """The pipeline before any optimisation, on the same weights as the engine."""
+
+    def __init__(self, reference: SceneAnalyzer):
+        from torchvision import transforms
+
+        self.resnet = reference.scene_net.net.eval()
+        self.densenet = reference.attribute_model.net.eval()
+        self.transform = transforms.Compose(
+            [transforms.Resize((224, 224)), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+        )
+
+    def analyze(self, data: bytes) -> dict[str, float]:
+        timings, features = {}, {}
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = (now - clock) * 1000
+            clock = now
+
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        lap("decode")
+        scene_input = self.transform(image).unsqueeze(0)
+        attribute_input = self.transform(image).unsqueeze(0)
+        lap("preprocess")
+        hook = self.resnet.layer4.register_forward_hook(lambda m, i, o: features.update(map=o))
+        with torch.no_grad():
+            probabilities = torch.softmax(self.resnet(scene_input)[0], 0)
+            hook.remove()
+            lap("resnet18")
+            torch.sigmoid(self.densenet(attribute_input))
+            lap("densenet201")
+        top = probabilities.topk(5).indices.tolist()
+        grids = [cam.class_activation_map(features["map"][0], self.resnet.fc.weight[i]) for i in top]
+        lap("cam")
+        cam.png_base64(cam.render_overlay(image, grids[0], max_side=512))
+        lap("png")
+        timings["total"] = sum(timings.values())
+        return timings
+
+
+# -- the modes ------------------------------------------------------------------------------
+
+
+def mode_settings(onnx: bool) -> dict[str, acceleration.InferenceSettings]:
+    modes = {
+        "eager": acceleration.InferenceSettings(mode="eager"),
+        "fused": acceleration.InferenceSettings(mode="fused"),
+        "fused, parallel": acceleration.InferenceSettings(mode="fused", parallel=True),
+    }
+    if onnx:
+        modes["onnx"] = acceleration.InferenceSettings(mode="onnx")
+        modes["onnx, parallel"] = acceleration.InferenceSettings(mode="onnx", parallel=True)
+    return modes
+
+
+def build(models: Path, settings: acceleration.InferenceSettings, photo: bytes) -> tuple[SceneAnalyzer, dict]:
+    """The analyzer, with its start-up cost (built and first request answered) and memory."""
+    rss = resident_mb()
+    started = time.perf_counter()
+    analyzer = SceneAnalyzer.from_models_dir(models, inference=settings)
+    loaded = time.perf_counter()
+    analyzer.analyze(decode_image(photo))
+    return analyzer, {
+        "load_s": round(loaded - started, 2),
+        "first_request_s": round(time.perf_counter() - loaded, 2),
+        "rss_growth_mb": round(resident_mb() - rss, 1),
+    }
+
+
+def engine_analysis(analyzer: SceneAnalyzer, data: bytes) -> dict[str, float]:
+    started = time.perf_counter()
+    analysis = analyzer.analyze(decode_image(data))
+    timings = dict(analysis.timings_ms)
+    timings["total"] = (time.perf_counter() - started) * 1000  # bytes in, Analysis with PNG out
+    return timings
+
+
+def batch_rate(analyzer: SceneAnalyzer, batch: torch.Tensor, repeats: int) -> float:
+    """Images per second through both networks for a batch (the networks alone)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with torch.inference_mode():
+            analyzer.scene_net(batch)
+            analyzer.attribute_model.scores(batch)
+        times.append(time.perf_counter() - started)
+    return len(batch) / statistics.median(times)
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def run(rounds: int, batch_size: int, onnx: bool) -> dict:
+    torch.set_num_threads(acceleration.InferenceSettings().threads_per_network)
+    images = photos()
+    report = {"machine": machine(), "load_before": load_average(), "torch": torch.__version__}
+    report["gflops"] = round(statistics.median(matmul_gflops(torch.get_num_threads()) for _ in range(3)), 1)
+    bound_ms = sum(GFLOP.values()) / report["gflops"] * 1000
+    report["bound_ms"] = round(bound_ms, 1)
+    with tempfile.TemporaryDirectory() as folder:
+        models = random_models_dir(Path(folder))
+        first = next(iter(images.values()))
+        analyzers, startup = {}, {}
+        for name, settings in tqdm(mode_settings(onnx).items(), desc="building modes"):
+            analyzers[name], startup[name] = build(models, settings, first)
+        pipelines = {"baseline": Baseline(analyzers["eager"]).analyze}
+        pipelines.update({name: (lambda data, a=a: engine_analysis(a, data)) for name, a in analyzers.items()})
+        samples: dict[str, dict[str, list[dict]]] = {name: {photo: [] for photo in images} for name in pipelines}
+        for round_index in tqdm(range(rounds + 1), desc="rounds"):
+            for photo, data in images.items():
+                for name, pipeline in pipelines.items():
+                    timings = pipeline(data)
+                    if round_index:  # round 0 warms up
+                        samples[name][photo].append(timings)
+        batch = torch.randn(batch_size, 3, 224, 224)
+        rates = {name: round(batch_rate(a, batch, max(3, rounds // 4)), 2) for name, a in analyzers.items()}
+    report["modes"] = {name: summary(per_photo) for name, per_photo in samples.items()}
+    report["startup"] = startup
+    report["batch"] = {"size": batch_size, "images_per_s": rates}
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["load_after"] = load_average()
+    report["rounds"] = rounds
+    return report
+
+
+def summary(per_photo: dict[str, list[dict]]) -> dict:
+    """Median of every stage, per photo and over all photos."""
+
+    def medians(runs: list[dict]) -> dict:
+        return {stage: round(statistics.median(r.get(stage, 0.0) for r in runs), 1) for stage in runs[0]}
+
+    every = [r for runs in per_photo.values() for r in runs]
+    return {"all": medians(every), **{photo: medians(runs) for photo, runs in per_photo.items()}}
+
+
+def machine() -> str:
+    info = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile") if f in flags]
+    return f"{model}, {os.cpu_count()} cores, {'+'.join(simd)}"
+
+
+# -- the report -----------------------------------------------------------------------------
+
+STAGES = ("decode", "preprocess", "resnet18", "densenet201", "cam", "png", "total")
+
+
+def markdown(report: dict) -> str:
+    bound = report["bound_ms"]
+    baseline = report["modes"]["baseline"]["all"]["total"]
+    lines = [
+        f"Machine: {report['machine']}; torch {report['torch']}; fp32 matmul {report['gflops']} GFLOP/s "
+        f"-> compute bound {bound} ms per analysis; {report['rounds']} rounds after warm-up.",
+        f"Load: before `{report['load_before']}`; after `{report['load_after']}`.",
+        "",
+        "| mode | " + " | ".join(STAGES) + " ms | x bound | vs baseline | batch img/s | start-up s | RSS +MB |",
+        "| --- " * (len(STAGES) + 6) + "|",
+    ]
+    for name, result in report["modes"].items():
+        row = result["all"]
+        start = report["startup"].get(name, {})
+        cells = [f"{row.get(s, 0.0):.1f}" for s in STAGES]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {row['total'] / bound:.2f} | {baseline / row['total']:.2f}x"
+            + f" | {report['batch']['images_per_s'].get(name, '-')}"
+            + f" | {start.get('load_s', 0) + start.get('first_request_s', 0):.1f} | {start.get('rss_growth_mb', '-')} |"
+        )
+    lines += ["", "Per photo, total ms (median):", "", "| mode | " + " | ".join(report["modes"]["baseline"]) + " |"]
+    lines.append("| --- " * (len(report["modes"]["baseline"]) + 1) + "|")
+    for name, result in report["modes"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{v['total']:.1f}" for v in result.values()) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--no-onnx", action="store_true", help="skip the onnx modes")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    onnx = not args.no_onnx and _has_onnxruntime()
+    report = run(args.rounds, args.batch, onnx)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    print(markdown(report))
+
+
+def _has_onnxruntime() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("onnxruntime is not installed: the onnx modes are skipped", file=sys.stderr)
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Does a faster mode still give the reference's answers? Each mode that changes numerics is
+compared with the fp32 eager reference on real photos.
+
+Compared modes: "fused" (BatchNorm folded, channels-last), "onnx" (ONNX Runtime, when
+installed), the networks side by side, and reduced-size JPEG decoding (`decode_image` decodes
+large JPEGs at 1/2, 1/4 or 1/8 scale; compared with a full-size decode of the same bytes, on
+phone-sized 4032x3024 re-encodings of each photo). Figures: top-1 agreement, mean top-5
+overlap, largest scene-probability and attribute-score difference, mean correlation of the
+top-1 CAM grids. Random weights by default; `--models-dir` uses a real models folder.
+
+    .venv/bin/python bench/fidelity.py [--photos 20] [--models-dir models/]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from bench.analyze import SHARED, load_average, random_models_dir  # noqa: E402
+from classifier.engine.acceleration import InferenceSettings  # noqa: E402
+from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
+from classifier.engine.imaging import DecodedImage, ImageLimits, decode_image  # noqa: E402
+
+
+def real_photos(count: int) -> list[Path]:
+    """The samples, then photos spread over the classes of the two datasets."""
+    found = sorted((SHARED / "samples").glob("*.jpg"))
+    for dataset in ("scene15", "intel-scenes"):
+        classes = sorted((SHARED / "datasets" / dataset / "train").glob("*"))
+        for i in range(count):
+            if classes:
+                pictures = sorted(classes[i % len(classes)].glob("*.jpg"))
+                if pictures:
+                    found.append(pictures[(i // len(classes)) % len(pictures)])
+    return found
+
+
+def full_size_decode(data: bytes) -> DecodedImage:
+    """The reference decode: every pixel, then the same downscale `decode_image` applies."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    size, side = image.size, ImageLimits().working_max_side
+    image.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return DecodedImage(image, "JPEG", size, 0.0)
+
+
+def phone_sized(path: Path) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(path).convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def agreement(pairs: list[tuple]) -> dict:
+    top1 = np.mean([a.scenes[0].index == b.scenes[0].index for a, b in pairs])
+    top5 = np.mean([len({s.index for s in a.scenes} & {s.index for s in b.scenes}) / 5 for a, b in pairs])
+    probability = max(
+        abs(x.probability - y.probability) for a, b in pairs for x, y in zip(a.scenes, b.scenes, strict=True)
+    )
+    scores_a = [{s.label: s.score for s in a.attributes} for a, _ in pairs]
+    attribute = max(
+        (
+            abs(s.score - m[s.label])
+            for (_, b), m in zip(pairs, scores_a, strict=True)
+            for s in b.attributes
+            if s.label in m
+        ),
+        default=0.0,
+    )
+    correlations = [
+        np.corrcoef(np.ravel(a.cam.grid), np.ravel(b.cam.grid))[0, 1]
+        for a, b in pairs
+        if a.cam.index == b.cam.index and np.std(a.cam.grid) > 0 and np.std(b.cam.grid) > 0
+    ]
+    return {
+        "photos": len(pairs),
+        "top1": round(float(top1), 4),
+        "top5_overlap": round(float(top5), 4),
+        "max_probability_diff": float(f"{probability:.2g}"),
+        "max_attribute_diff": float(f"{attribute:.2g}"),
+        "cam_correlation": round(float(np.mean(correlations)), 4) if correlations else None,
+    }
+
+
+def run(models: Path, count: int) -> dict:
+    photos = real_photos(count)
+    reference = SceneAnalyzer.from_models_dir(models, inference=InferenceSettings(mode="eager"))
+    modes = {"fused": InferenceSettings(mode="fused"), "fused, parallel": InferenceSettings(parallel=True)}
+    try:
+        import onnxruntime  # noqa: F401
+
+        modes["onnx"] = InferenceSettings(mode="onnx")
+    except ImportError:
+        print("onnxruntime is not installed: the onnx mode is skipped", file=sys.stderr)
+    analyzers = {name: SceneAnalyzer.from_models_dir(models, inference=s) for name, s in modes.items()}
+    pairs: dict[str, list[tuple]] = {name: [] for name in (*analyzers, "reduced-size decode (4032x3024)")}
+    for path in tqdm(photos, desc="photos"):
+        image = decode_image(path.read_bytes())
+        expected = reference.analyze(image, heatmap=False)
+        for name, analyzer in analyzers.items():
+            pairs[name].append((expected, analyzer.analyze(image, heatmap=False)))
+        data = phone_sized(path)
+        pairs["reduced-size decode (4032x3024)"].append(
+            (
+                reference.analyze(full_size_decode(data), heatmap=False),
+                reference.analyze(decode_image(data), heatmap=False),
+            )
+        )
+    return {name: agreement(p) for name, p in pairs.items()}
+
+
+def markdown(results: dict, weights: str) -> str:
+    lines = [
+        f"Weights: {weights}. Load: `{load_average()}`.",
+        "",
+        "| mode vs fp32 eager reference | photos | top-1 agreement | top-5 overlap | max prob. diff | "
+        "max attribute diff | CAM correlation |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['photos']} | {r['top1']:.2%} | {r['top5_overlap']:.2%} | {r['max_probability_diff']} | "
+            f"{r['max_attribute_diff']} | {r['cam_correlation']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=15, help="photos per dataset, besides the samples")
+    parser.add_argument("--models-dir", type=Path, help="a real models folder (default: random weights)")
+    args = parser.parse_args()
+    if args.models_dir:
+        print(markdown(run(args.models_dir, args.photos), f"from {args.models_dir}"))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        print(markdown(run(random_models_dir(Path(folder)), args.photos), "random (seeded)"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Load test of the production server: gunicorn with sceneweb/gunicorn.py on 127.0.0.1, random-weight
+checkpoints (speed and memory do not depend on the weight values), the real label files and
+photos from ../shared/. For docs/benchmarks.md, "Load test".
+
+At each concurrency level it sends a fixed number of `POST /api/analyze` requests (multipart
+photo, heatmap on, as the page asks) and reports throughput, latency percentiles, errors and
+worker restarts (worker PIDs before and after). Memory per process (RSS, and PSS, which splits
+each shared page among the processes sharing it) shows what the workers share with the master.
+Bounded: a request count per level, a time limit per level and per request; it stops by itself.
+The rate limit is turned off for the run (one client address sends everything).
+
+    .venv/bin/python bench/load.py [--levels 1,2,4,8] [--requests 300] [--no-attributes]
+        [--workers N] [--threads N] [--level-seconds 600] [--out results.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import torch
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from classifier.engine import assets  # noqa: E402
+from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
+from classifier.engine.labels import read_attribute_names  # noqa: E402
+from tests.conftest import LABEL_FILES, SHARED, write_places_checkpoint  # noqa: E402
+from tests.gunicorn_server import Gunicorn, memory_kb, running_gunicorn  # noqa: E402
+
+MB = 1024  # smaps figures are in kB
+
+
+def generated_models(folder: Path, *, attributes: bool) -> Path:
+    """An installed models folder with random weights, as `fetch_models --from` would leave it."""
+    release, models = folder / "release", folder / "models"
+    release.mkdir()
+    models.mkdir()
+    write_places_checkpoint(release / "resnet18_places365.pth.tar")
+    for name in LABEL_FILES:
+        shutil.copyfile(SHARED / "places365" / name, release / name)
+    for name in assets.DEFAULT_ASSETS:
+        assets.install_from_dir(name, models, release)
+    if attributes:
+        torch.manual_seed(1)
+        names = read_attribute_names(models / "labels_sunattribute.txt")
+        save_attribute_checkpoint(models / ATTRIBUTE_FILENAME, build_attribute_net(len(names)), names)
+    return models
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    sent: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    restarts: int = 0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+    def row(self) -> str:
+        ok = len(self.latencies_ms)
+        errors = sum(self.errors.values())
+        detail = f" ({', '.join(f'{k}: {v}' for k, v in sorted(self.errors.items()))})" if errors else ""
+        return (
+            f"| {self.concurrency} | {self.sent} | {ok / self.seconds:.2f} | {self.percentile(50):.0f} | "
+            f"{self.percentile(95):.0f} | {self.percentile(99):.0f} | {errors}{detail} | {self.restarts} |"
+        )
+
+
+def run_level(server: Gunicorn, photos: list[bytes], concurrency: int, count: int, limit_s: float) -> LevelResult:
+    result = LevelResult(concurrency)
+    local = threading.local()
+    deadline = time.monotonic() + limit_s
+    lock = threading.Lock()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()  # one kept-alive connection per client thread
+        return local.session
+
+    def one(photo: bytes) -> None:
+        if time.monotonic() > deadline:
+            return
+        started = time.perf_counter()
+        try:
+            answer = session().post(
+                f"{server.url}/api/analyze", files={"image": ("photo.jpg", photo, "image/jpeg")}, timeout=120
+            )
+            outcome = (
+                "ok" if answer.status_code == 200 and answer.json().get("scenes") else f"HTTP {answer.status_code}"
+            )
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            result.sent += 1
+            if outcome == "ok":
+                result.latencies_ms.append(elapsed)
+            else:
+                result.errors[outcome] = result.errors.get(outcome, 0) + 1
+
+    before = server.worker_pids()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        futures = [pool.submit(one, photo) for photo in itertools.islice(itertools.cycle(photos), count)]
+        for future in tqdm(as_completed(futures), total=count, desc=f"concurrency {concurrency}", unit="req"):
+            future.result()
+    result.seconds = time.perf_counter() - started
+    result.restarts = len(before - server.worker_pids())
+    return result
+
+
+def memory_table(server: Gunicorn) -> list[str]:
+    """Per process: RSS, PSS, pages still shared with the master since the fork, and private pages
+    (what one more worker costs). The master's anonymous memory is what every worker would hold
+    on its own without preload."""
+    processes = [("master", server.process.pid)] + [
+        (f"worker {i}", pid) for i, pid in enumerate(sorted(server.worker_pids()), 1)
+    ]
+    lines = [
+        "| process | RSS MB | PSS MB | shared copy-on-write MB | private MB |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    rss = pss = 0
+    for name, pid in processes:
+        m = memory_kb(pid)
+        rss, pss = rss + m["Rss"], pss + m["Pss"]
+        private = m["Private_Clean"] + m["Private_Dirty"]
+        figures = (m["Rss"], m["Pss"], m["Shared_Dirty"], private)
+        lines.append(f"| {name} | " + " | ".join(f"{kb / MB:.0f}" for kb in figures) + " |")
+    lines.append(f"| all | {rss / MB:.0f} | **{pss / MB:.0f}** (the real total) | | |")
+    master = memory_kb(server.process.pid)["Anonymous"] / MB
+    lines += ["", f"The master's anonymous memory (models loaded, warmed up): {master:.0f} MB."]
+    return lines
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{model}, {len(os.sched_getaffinity(0))} cores, {memory_gb:.0f} GB RAM; Python {platform.python_version()}, "
+        f"torch {torch.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,2,4,8", help="concurrency levels, comma-separated")
+    parser.add_argument("--requests", type=int, default=300, help="requests at the highest level (fewer below)")
+    parser.add_argument("--workers", type=int, help="SCENEWEB_WORKERS (default: the config's, one per core)")
+    parser.add_argument("--threads", type=int, help="SCENEWEB_THREADS (default: the config's)")
+    parser.add_argument("--no-attributes", action="store_true", help="serve without the DenseNet-201 attribute head")
+    parser.add_argument("--level-seconds", type=float, default=600, help="stop sending at a level after this long")
+    parser.add_argument("--out", type=Path, help="also write the markdown here")
+    args = parser.parse_args()
+
+    levels = [int(level) for level in args.levels.split(",")]
+    photos = [p.read_bytes() for p in sorted((SHARED / "samples").glob("*.jpg"))]
+    if not photos:
+        sys.exit(f"No photos in {SHARED / 'samples'}; the load test sends real photos from ../shared/samples/.")
+    settings = {"workers": args.workers, "threads": args.threads}
+    settings = {k: v for k, v in settings.items() if v is not None}
+
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="sceneweb-load-") as folder:
+        models = generated_models(Path(folder), attributes=not args.no_attributes)
+        weights_mb = sum(f.stat().st_size for f in models.iterdir()) / 2**20
+        with running_gunicorn(models, **settings) as server:
+            config = server.log.split("sceneweb: ", 1)[1].splitlines()[0]
+            idle_memory = memory_table(server)
+            results = []
+            for level in levels:
+                count = max(level * 4, args.requests * level // max(levels))
+                results.append(run_level(server, photos, level, count, args.level_seconds))
+            loaded_memory = memory_table(server)
+    load_after = load_average()
+
+    lines = [
+        f"Machine: {machine()}.",
+        f"Load average (1, 5, 15 min) before: {load_before}; after: {load_after}.",
+        f"Server: {config}; preload on. Model files {weights_mb:.0f} MB "
+        f"({'ResNet-18 + DenseNet-201 attributes' if not args.no_attributes else 'ResNet-18 only'}).",
+        f"{len(photos)} real photos from ../shared/samples/, cycled; heatmap on; rate limit off.",
+        "",
+        "| concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors | worker restarts |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(r.row() for r in results),
+        "",
+        "Memory after start-up (warm, before any request):",
+        "",
+        *idle_memory,
+        "",
+        "Memory after the load:",
+        "",
+        *loaded_memory,
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        args.out.write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""How the networks run on a CPU: inference modes, thread counts, and running the two
+networks side by side.
+
+Every mode keeps the engine's interfaces: a scene net still answers `heatmap_pass` (logits and
+feature map from one pass) and an attribute model still answers `scores`; only the callable
+that computes the forward pass changes. Each mode is prepared once, when the analyzer is
+built, and is then only read, so one analyzer serves many threads.
+
+- "eager": the torchvision modules as built (the reference the others are checked against).
+- "fused": BatchNorm folded into the preceding convolutions and channels-last memory layout;
+  pure PyTorch, a second or two at start-up, same results to float rounding (the default).
+- "onnx": the networks exported once to ONNX and run by ONNX Runtime, an optional package
+  (`pip install onnxruntime onnx`).
+
+Grad-CAM networks (AlexNet, VGG16) need autograd through their classifier, so they always
+run eagerly; the attribute model is accelerated in every case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from classifier.engine.attributes import AttributeModel
+from classifier.engine.places import ConvClassifierSceneNet, SceneNet
+
+INFERENCE_MODES = ("fused", "eager", "onnx")
+DEFAULT_MODE = "fused"
+ONNX_HINT = "install them with `pip install onnxruntime onnx` or choose SCENEWEB_INFERENCE_MODE=fused"
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    mode: str = DEFAULT_MODE
+    threads: int = 0
+    """Intra-op threads per network; 0 keeps PyTorch's default (one per core)."""
+    parallel: bool = False
+    """Run the scene and attribute networks at the same time, one thread each."""
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        if self.threads < 0:
+            raise ValueError(f"threads must be 0 (PyTorch's default) or more, got {self.threads}")
+
+    @property
+    def threads_per_network(self) -> int:
+        if self.parallel:
+            return 1
+        return self.threads or torch.get_num_threads()
+
+
+def check_mode(mode: str) -> str:
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"Unknown inference mode {mode!r}; choose one of: {', '.join(INFERENCE_MODES)}")
+    return mode
+
+
+def apply_thread_setting(threads: int) -> None:
+    """Set PyTorch's intra-op threads for the process (new threads inherit the last value set)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
+# -- the modes -------------------------------------------------------------------------------
+
+
+class _ChannelsLast(nn.Module):
+    """Feeds a channels-last network: convolutions then skip a layout conversion per layer."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net.to(memory_format=torch.channels_last)
+
+    def forward(self, batch: torch.Tensor):
+        return self.net(batch.contiguous(memory_format=torch.channels_last))
+
+
+def fused(module: nn.Module) -> nn.Module:
+    """A copy with every Conv2d+BatchNorm2d pair folded into one Conv2d, in channels-last layout.
+
+    DenseNet's other BatchNorms (before a ReLU and after a concatenation) cannot be folded and stay.
+    """
+    from torch.fx.experimental import optimization
+
+    return _ChannelsLast(optimization.fuse(module.eval(), inplace=False)).eval()
+
+
+class _OnnxNetwork:
+    """An ONNX Runtime session with the calling convention of the PyTorch module it came from."""
+
+    def __init__(self, module: nn.Module, input_size: int, threads: int, outputs: int):
+        try:
+            import onnx  # noqa: F401  (the exporter writes the file with it)
+            import onnxruntime
+        except ImportError:
+            raise RuntimeError(f"Inference mode 'onnx' needs the onnxruntime and onnx packages; {ONNX_HINT}.") from None
+        buffer = io.BytesIO()
+        names = [f"output{i}" for i in range(outputs)]
+        example = torch.zeros(1, 3, input_size, input_size)
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=["image"],
+            output_names=names,
+            dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
+        )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        self.single = outputs == 1
+
+    def __call__(self, batch: torch.Tensor):
+        results = self.session.run(None, {"image": batch.detach().float().numpy()})
+        tensors = tuple(torch.from_numpy(r) for r in results)
+        return tensors[0] if self.single else tensors
+
+
+class AcceleratedSceneNet(SceneNet):
+    """A scene net whose forward pass is a prepared callable; heatmaps still read the original fc."""
+
+    def __init__(self, original: SceneNet, forward: Callable):
+        super().__init__(original.net)
+        self.original = original
+        self.fast_forward = forward
+        self.heatmap = original.heatmap
+        self.heatmap_layer = original.heatmap_layer
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.fast_forward(x)
+
+    @property
+    def class_weights(self) -> torch.Tensor:
+        return self.original.class_weights
+
+
+def accelerate_scene_net(net: SceneNet, settings: InferenceSettings, input_size: int) -> SceneNet:
+    if settings.mode == "eager" or isinstance(net, ConvClassifierSceneNet):
+        return net
+    return AcceleratedSceneNet(net, _prepare(net, settings, input_size, outputs=2))
+
+
+def accelerate_attributes(model, settings: InferenceSettings, input_size: int):
+    """The DenseNet-201 head accelerated; other attribute models (the linear matrix) as they are."""
+    if settings.mode == "eager" or not isinstance(model, AttributeModel):
+        return model
+    return dataclasses.replace(model, net=_prepare(model.net, settings, input_size, outputs=1))
+
+
+def _prepare(module: nn.Module, settings: InferenceSettings, input_size: int, outputs: int) -> Callable:
+    if settings.mode == "onnx":
+        return _OnnxNetwork(module, input_size, settings.threads_per_network, outputs)
+    return fused(module)
+
+
+# -- the two networks side by side -----------------------------------------------------------
+
+
+def single_thread_pool(workers: int) -> ThreadPoolExecutor:
+    """Worker threads that each run PyTorch on one intra-op thread.
+
+    PyTorch's thread setting is per thread, but a thread that starts using PyTorch adopts the
+    value set last anywhere; the caller's value is set again once the workers are ready, so
+    threads started later are not left at one.
+    """
+    previous = torch.get_num_threads()
+    ready = threading.Barrier(workers + 1)
+
+    def start() -> None:
+        torch.get_num_threads()  # PyTorch's lazy per-thread set-up first, or it undoes the next line later
+        torch.set_num_threads(1)
+        ready.wait()
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sceneweb-net", initializer=start)
+    for _ in range(workers):
+        pool.submit(int)
+    ready.wait()
+    torch.set_num_threads(previous)
+    return pool
+
+
+def timed_inference(network: Callable, batch: torch.Tensor):
+    """Run one network in this thread under inference mode; returns (output, milliseconds)."""
+    started = time.perf_counter()
+    with torch.inference_mode():
+        output = network(batch)
+    return output, round((time.perf_counter() - started) * 1000, 2)

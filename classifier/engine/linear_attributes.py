@@ -1,0 +1,84 @@
+"""SUN attributes from CSAIL's official linear matrix over WideResNet-18 features.
+
+The unified Places365 demo scores the 102 SUN attributes as `W @ pooled`, where `pooled` is
+WideResNet-18's 512-d global-average-pooled layer4 output and W (102 x 512) is
+`W_sceneattribute_wideresnet18.npy`. It needs no training, unlike the DenseNet-201 head, at
+the cost of accuracy; `SCENEWEB_ATTRIBUTES_SOURCE=wideresnet18` selects it. The scores are the
+raw linear responses (ranked as the demo ranks them), not probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from classifier.engine.errors import ModelFileError
+from classifier.engine.places import SceneNet
+
+ATTRIBUTE_SOURCES = ("densenet201", "wideresnet18")
+MATRIX_SHAPE = (102, 512)
+REINSTALL_HINT = "run `python manage.py fetch_models --model wideresnet18`"
+
+
+def read_attribute_matrix(path: Path) -> np.ndarray:
+    try:
+        matrix = np.load(Path(path), allow_pickle=False)
+    except FileNotFoundError:
+        raise ModelFileError(f"Attribute matrix {path} is missing; {REINSTALL_HINT}.", code="weights_missing") from None
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(
+            f"Attribute matrix {path} is not a NumPy .npy array ({exc}); {REINSTALL_HINT}.", code="weights_invalid"
+        ) from exc
+    if matrix.shape != MATRIX_SHAPE or not np.issubdtype(matrix.dtype, np.floating):
+        raise ModelFileError(
+            f"Attribute matrix {path} holds {matrix.dtype} {matrix.shape}, expected float {MATRIX_SHAPE}; "
+            f"{REINSTALL_HINT}.",
+            code="weights_invalid",
+        )
+    return matrix
+
+
+@dataclass
+class LinearAttributeModel:
+    """Same interface as `attributes.AttributeModel`: `net`, `names`, `metrics`, `scores(batch)`."""
+
+    net: SceneNet
+    matrix: torch.Tensor
+    names: tuple[str, ...]
+    metrics: dict = field(default_factory=dict)
+    name: ClassVar[str] = "wideresnet18"
+
+    def __post_init__(self) -> None:
+        if self.matrix.shape != (len(self.names), MATRIX_SHAPE[1]):
+            raise ValueError(f"matrix {tuple(self.matrix.shape)} does not fit {len(self.names)} attribute names")
+
+    def scores(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, attributes) linear responses of the pooled layer4 features."""
+        pooled = self.net.features(batch).mean(dim=(2, 3))
+        return pooled @ self.matrix.T
+
+
+def load_linear_attribute_model(net: SceneNet, matrix_path: Path, names: tuple[str, ...]) -> LinearAttributeModel:
+    matrix = torch.from_numpy(read_attribute_matrix(matrix_path).astype(np.float32))
+    return LinearAttributeModel(net.eval(), matrix, tuple(names), {"source": Path(matrix_path).name})
+
+
+def from_models_dir(
+    models_dir: Path, scene_model: str, scene_net: SceneNet
+) -> tuple[LinearAttributeModel | None, str | None]:
+    """The model, or None and a note saying what to install; reuses the scene net when it is WideResNet-18."""
+    from classifier.engine import assets, labels, places
+
+    models_dir = Path(models_dir)
+    spec = places.scene_model_spec("wideresnet18")
+    needed = [assets.asset_path(models_dir, n) for n in (spec.weights_asset, *spec.extra_assets, "labels_sunattribute")]
+    missing = [p.name for p in needed if not p.is_file()]
+    if missing:
+        return None, f"The WideResNet-18 attribute files are not installed ({', '.join(missing)}); {REINSTALL_HINT}."
+    net = scene_net if scene_model == spec.name else places.load_scene_net(spec, needed[0], install_hint=REINSTALL_HINT)
+    names = labels.read_attribute_names(needed[2])
+    return load_linear_attribute_model(net, needed[1], names), None

@@ -1,0 +1,90 @@
+"""gunicorn configuration for production: `gunicorn -c sceneweb/gunicorn.py` from the project root.
+
+- The app (and with it the model weights) is loaded once in the master (`preload_app`); the
+  forked workers share those pages copy-on-write instead of each holding its own copy.
+- The cores are divided, not oversubscribed: each worker runs `threads` requests at a time and
+  gives PyTorch `torch_threads` intra-op threads, so workers x threads x torch threads stays
+  within the cores (each PyTorch thread busy-waits on its core; two teams on one core thrash).
+- The master runs PyTorch single-threaded (its warm-up included): GNU OpenMP, which PyTorch's
+  CPU wheels use, does not survive a fork once its thread team exists, and a worker forked from
+  a master that ran a multi-threaded operation can hang on its first one (reproduced here with
+  a 512 x 512 matmul). Each worker sets its own thread count after the fork.
+
+Every value comes from the environment (README "Settings"); defaults derive from the cores
+this process may use.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from sceneweb.env import env_int, env_str
+
+
+def available_cpus() -> int:
+    """Cores this process may run on: a container's or taskset's CPU set, not the host's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def torch_threads_per_worker(cpus: int, workers: int, threads: int) -> int:
+    """An equal share of the cores for each request a worker may be computing at once."""
+    return max(1, cpus // (workers * threads))
+
+
+CPUS = available_cpus()
+
+wsgi_app = "sceneweb.wsgi:application"
+bind = env_str("SCENEWEB_BIND", "127.0.0.1:8000")
+workers = env_int("SCENEWEB_WORKERS", CPUS, minimum=1)
+# Two threads: a worker waiting on an upload or a fetched image URL still serves another request.
+threads = env_int("SCENEWEB_THREADS", 2, minimum=1)
+worker_class = "gthread"
+# The same variable the app reads (0 = automatic); here automatic means a fair share of the cores.
+torch_threads = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0) or torch_threads_per_worker(CPUS, workers, threads)
+preload_app = True
+
+# A worker silent for this long is killed and replaced; an analysis takes well under a second.
+timeout = env_int("SCENEWEB_TIMEOUT", 60, minimum=1)
+graceful_timeout = env_int("SCENEWEB_GRACEFUL_TIMEOUT", 30, minimum=1)
+keepalive = 5  # behind nginx or a load balancer, which keep connections open
+# Recycling workers bounds any slow leak; the jitter keeps them from restarting all at once.
+max_requests = env_int("SCENEWEB_MAX_REQUESTS", 2000, minimum=0)
+max_requests_jitter = max_requests // 10
+
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+proc_name = "sceneweb"
+# The control socket sits at one path per user, which a second instance on the host would take
+# over; systemd and Docker signal the master directly.
+control_socket_disable = True
+
+torch.set_num_threads(1)  # in the master, before the app loads (see the module docstring)
+
+
+def when_ready(server) -> None:
+    """In the master, before the fork: one analysis initialises PyTorch's lazy state (kernels,
+    oneDNN primitives) once for every worker, so no visitor pays for it."""
+    from PIL import Image
+
+    from classifier.runtime import get_analyzer
+
+    torch.set_num_threads(1)  # again: loading the app applies SCENEWEB_TORCH_THREADS, meant for the workers
+    get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
+    server.log.info(
+        "sceneweb: %d workers x %d threads, %d PyTorch threads each, on %d cores",
+        workers,
+        threads,
+        torch_threads,
+        CPUS,
+    )
+
+
+def post_fork(server, worker) -> None:
+    torch.set_num_threads(torch_threads)

@@ -1,0 +1,127 @@
+"""Every inference mode gives the reference's answers; modes are chosen by name, loudly.
+
+The reference is the plain eval-mode network ("eager"); the optimised paths must agree with it
+on real photos to float rounding: same top-5, same attribute ranking, probabilities and CAM
+grids within a small tolerance.
+"""
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from classifier.engine import acceleration
+from classifier.engine.acceleration import InferenceSettings
+from classifier.engine.analyzer import SceneAnalyzer
+from classifier.engine.imaging import decode_image
+from classifier.engine.places import build_scene_net, scene_model_spec
+
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def reference(full_models_dir):
+    return SceneAnalyzer.from_models_dir(full_models_dir, inference=InferenceSettings(mode="eager"))
+
+
+@pytest.fixture(scope="module")
+def default(full_models_dir):
+    return SceneAnalyzer.from_models_dir(full_models_dir)
+
+
+@pytest.fixture(scope="module")
+def parallel(full_models_dir):
+    return SceneAnalyzer.from_models_dir(full_models_dir, inference=InferenceSettings(parallel=True))
+
+
+def assert_same_analysis(candidate, expected):
+    assert [s.index for s in candidate.scenes] == [s.index for s in expected.scenes]
+    for got, want in zip(candidate.scenes, expected.scenes, strict=True):
+        assert got.probability == pytest.approx(want.probability, abs=TOLERANCE)
+    assert [a.label for a in candidate.attributes] == [a.label for a in expected.attributes]
+    for got, want in zip(candidate.attributes, expected.attributes, strict=True):
+        assert got.score == pytest.approx(want.score, abs=TOLERANCE)
+    assert candidate.io == expected.io
+    assert candidate.cam.index == expected.cam.index
+    np.testing.assert_allclose(np.array(candidate.cam.grid), np.array(expected.cam.grid), atol=1e-3)
+
+
+def test_the_default_mode_is_fused():
+    assert InferenceSettings().mode == "fused"
+
+
+def test_the_default_mode_gives_the_reference_answers_on_real_photos(reference, default, sample_photos):
+    for photo in sample_photos:
+        image = decode_image(photo.read_bytes())
+        assert_same_analysis(default.analyze(image), reference.analyze(image))
+
+
+def test_the_networks_side_by_side_give_the_reference_answers(reference, parallel, sample_photos):
+    image = decode_image(sample_photos[0].read_bytes())
+    analysis = parallel.analyze(image)
+    assert_same_analysis(analysis, reference.analyze(image))
+    assert set(analysis.timings_ms) >= {"decode", "preprocess", "resnet18", "densenet201", "cam", "png", "total"}
+
+
+def test_concurrent_callers_each_get_their_own_photo_analysed(reference, parallel, sample_photos):
+    images = [decode_image(p.read_bytes()) for p in sample_photos] * 2
+    expected = [reference.analyze(image, heatmap=False) for image in images]
+    with ThreadPoolExecutor(max_workers=4) as callers:
+        results = list(callers.map(lambda image: parallel.analyze(image, heatmap=False), images))
+    for got, want in zip(results, expected, strict=True):
+        assert_same_analysis(got, want)
+
+
+def test_the_parallel_pool_leaves_the_callers_thread_setting_alone():
+    before = torch.get_num_threads()
+    pool = acceleration.single_thread_pool(2)
+    try:
+        assert pool.submit(torch.get_num_threads).result() == 1
+        assert torch.get_num_threads() == before
+    finally:
+        pool.shutdown()
+
+
+def test_an_unknown_mode_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"Unknown inference mode 'turbo'; choose one of: fused, eager, onnx"):
+        InferenceSettings(mode="turbo")
+
+
+def test_a_negative_thread_count_is_refused():
+    with pytest.raises(ValueError, match="threads must be 0"):
+        InferenceSettings(threads=-1)
+
+
+def test_grad_cam_networks_stay_eager():
+    net = build_scene_net(scene_model_spec("alexnet"))
+    assert acceleration.accelerate_scene_net(net, InferenceSettings(), 224) is net
+
+
+def test_the_onnx_mode_without_onnxruntime_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    net = build_scene_net(scene_model_spec("resnet18"))
+    with pytest.raises(
+        RuntimeError, match="needs the onnxruntime and onnx packages; install them with `pip install onnxruntime onnx`"
+    ):
+        acceleration.accelerate_scene_net(net, InferenceSettings(mode="onnx"), 224)
+
+
+def test_the_onnx_mode_gives_the_reference_answers(full_models_dir, reference, sample_photos):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    onnx = SceneAnalyzer.from_models_dir(full_models_dir, inference=InferenceSettings(mode="onnx"))
+    image = decode_image(sample_photos[0].read_bytes())
+    assert_same_analysis(onnx.analyze(image), reference.analyze(image))
+
+
+def test_the_service_reads_its_mode_from_settings(settings):
+    from classifier.runtime import inference_settings
+
+    settings.SCENEWEB_INFERENCE_MODE = "eager"
+    settings.SCENEWEB_PARALLEL_MODELS = True
+    assert inference_settings() == InferenceSettings(mode="eager", parallel=True)
+    settings.SCENEWEB_INFERENCE_MODE = "fast"
+    with pytest.raises(ValueError, match="Unknown inference mode 'fast'"):
+        inference_settings()

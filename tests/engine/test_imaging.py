@@ -1,0 +1,155 @@
+"""decode_image on hostile and awkward files: every refusal is an ImageRejected with its code,
+every legal image comes out RGB, upright and bounded in size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from classifier.engine.errors import ImageRejected
+from classifier.engine.imaging import ACCEPTED_TEXT, IMAGE_SIGNATURES, ImageLimits, decode_image, sniff_image_format
+from tests.conftest import image_bytes
+from tests.hostile import jpeg, photo, raw_png, rejected_corpus
+
+CORPUS = rejected_corpus()
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_it_rejects_hostile_files_with_their_own_code(name):
+    _, data, code, status = CORPUS[name]
+    with pytest.raises(ImageRejected) as rejected:
+        decode_image(data)
+    assert (rejected.value.code, rejected.value.status) == (code, status)
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("svg", "an SVG drawing"),
+        ("html named .jpg", "an HTML page"),
+        ("pdf", "a PDF document"),
+        ("zip", "a ZIP archive"),
+    ],
+)
+def test_refusals_name_the_file_and_the_accepted_formats(name, what):
+    with pytest.raises(ImageRejected) as rejected:
+        decode_image(CORPUS[name][1])
+    assert what in rejected.value.message
+    assert ACCEPTED_TEXT in rejected.value.message
+
+
+def test_it_rejects_a_file_over_the_byte_limit_before_decoding():
+    with pytest.raises(ImageRejected) as rejected:
+        decode_image(jpeg(photo((512, 512))), ImageLimits(max_bytes=1000))
+    assert (rejected.value.code, rejected.value.status) == ("file_too_large", 413)
+
+
+@pytest.mark.parametrize("side", [10_000, 30_000])
+def test_pillows_bomb_guard_is_an_error_when_our_pixel_limit_is_higher(side):
+    """100 MP passes Pillow's warning threshold, 900 MP its error threshold: both are refusals."""
+    with pytest.raises(ImageRejected) as rejected:
+        decode_image(raw_png(side, side), ImageLimits(max_pixels=10**10))
+    assert (rejected.value.code, rejected.value.status) == ("decompression_bomb", 413)
+
+
+def rgb_at(data: bytes, xy=(0, 0)) -> tuple[int, int, int]:
+    decoded = decode_image(data)
+    assert decoded.image.mode == "RGB"
+    return decoded.image.getpixel(xy)
+
+
+def close_to(actual, expected, tolerance=6) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def test_a_cmyk_jpeg_comes_out_in_the_right_colours():
+    assert close_to(rgb_at(jpeg(Image.new("CMYK", (32, 32), (0, 255, 255, 0)))), (255, 0, 0), tolerance=12)
+
+
+def test_a_16_bit_grey_png_is_scaled_not_clipped():
+    grey = Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16))
+    assert grey.mode == "I;16"
+    assert close_to(rgb_at(image_bytes(grey, "PNG")), (128, 128, 128), tolerance=1)
+
+
+def test_a_16_bit_colour_png_keeps_its_colours():
+    pixel = np.array([65535, 0, 32768], dtype=">u2").tobytes()
+    rows = b"".join(b"\x00" + pixel * 4 for _ in range(4))
+    assert close_to(rgb_at(raw_png(4, 4, bit_depth=16, color_type=2, rows=rows)), (255, 0, 128), tolerance=1)
+
+
+@pytest.mark.parametrize(
+    ("image", "fmt", "expected"),
+    [
+        (Image.new("L", (8, 8), 90), "PNG", (90, 90, 90)),
+        (Image.new("LA", (8, 8), (0, 0)), "PNG", (255, 255, 255)),
+        (Image.new("RGBA", (8, 8), (0, 0, 255, 0)), "PNG", (255, 255, 255)),
+        (Image.new("RGBA", (8, 8), (0, 0, 255, 255)), "WEBP", (0, 0, 255)),
+        (Image.new("1", (8, 8), 1), "BMP", (255, 255, 255)),
+        (Image.new("RGB", (8, 8), (0, 200, 0)), "TIFF", (0, 200, 0)),
+        (Image.new("I", (8, 8), 200), "TIFF", (200, 200, 200)),
+    ],
+    ids=["L", "LA transparent", "RGBA transparent", "RGBA WebP", "1 BMP", "RGB TIFF", "I TIFF"],
+)
+def test_every_mode_comes_out_as_rgb_on_white(image, fmt, expected):
+    assert close_to(rgb_at(image_bytes(image, fmt)), expected, tolerance=3)
+
+
+def test_a_palette_image_with_a_transparent_index_is_composited_on_white():
+    image = Image.new("P", (8, 8), 1)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    assert rgb_at(image_bytes(image, "PNG", transparency=1)) == (255, 255, 255)
+    assert rgb_at(image_bytes(image, "GIF")) == (255, 0, 0)
+
+
+def test_an_animated_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (16, 16), color).convert("P") for color in ((255, 0, 0), (0, 0, 255))]
+    data = image_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    decoded = decode_image(data)
+    assert decoded.format == "GIF"
+    assert close_to(decoded.image.getpixel((8, 8)), (255, 0, 0))
+
+
+def test_exif_orientation_is_applied():
+    """Stored 40 wide, red left / blue right; orientation 6 means turn it a quarter clockwise."""
+    stored = Image.new("RGB", (40, 20), (255, 0, 0))
+    stored.paste((0, 0, 255), (20, 0, 40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    decoded = decode_image(jpeg(stored, exif=exif.tobytes(), quality=95))
+    assert decoded.image.size == (20, 40)
+    assert decoded.original_size == (20, 40)
+    assert close_to(decoded.image.getpixel((10, 5)), (255, 0, 0), tolerance=30)
+    assert close_to(decoded.image.getpixel((10, 35)), (0, 0, 255), tolerance=30)
+
+
+def test_a_large_legal_photo_is_downscaled_while_decoding():
+    decoded = decode_image(jpeg(photo((4000, 3000))))
+    assert decoded.original_size == (4000, 3000)
+    assert decoded.image.size == (1024, 768)
+    assert decoded.format == "JPEG"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [("JPEG", "JPEG"), ("PNG", "PNG"), ("GIF", "GIF"), ("BMP", "BMP"), ("TIFF", "TIFF"), ("WEBP", "WEBP")],
+)
+def test_it_recognises_every_accepted_format_by_its_signature(fmt, name):
+    assert sniff_image_format(image_bytes(photo((4, 4)), fmt)) == name
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    prefix=st.sampled_from([b"", *(signature for signature, _ in IMAGE_SIGNATURES), b"RIFF\0\0\0\0WEBPVP8 "]),
+    body=st.binary(max_size=2048),
+)
+def test_random_bytes_only_ever_give_a_clean_rejection(prefix, body):
+    try:
+        decoded = decode_image(prefix + body)
+    except ImageRejected as rejected:
+        assert rejected.status in (400, 413)
+    else:
+        assert decoded.image.mode == "RGB"

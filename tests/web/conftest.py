@@ -1,0 +1,23 @@
+"""Web fixtures: the service pointed at generated checkpoints and at the real photos in ../shared/samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def samples_dir(settings, sample_photos) -> Path:
+    settings.SCENEWEB_SAMPLES_DIR = sample_photos[0].parent
+    return settings.SCENEWEB_SAMPLES_DIR
+
+
+@pytest.fixture
+def service(settings, use_models, models_dir, samples_dir):
+    """The served models (no attribute head, as on a fresh install), the sample gallery, no rate limit,
+    and URL fetching allowed to reach the test servers on 127.0.0.1."""
+    settings.SCENEWEB_RATE_LIMIT = 0
+    settings.SCENEWEB_ALLOW_PRIVATE_URLS = True
+    use_models(models_dir)
+    return settings

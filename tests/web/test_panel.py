@@ -1,0 +1,207 @@
+"""The Dash panel's callbacks, called as the plain functions they are."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from dash.exceptions import PreventUpdate
+from PIL import Image
+
+from classifier import dash_app
+from classifier.dash_app import (
+    analyse_source,
+    attributes_view,
+    heat_style,
+    json_file,
+    overlay_file,
+    present,
+    readable,
+    timing_text,
+    trigger_of,
+)
+from tests.conftest import image_bytes
+from tests.httpserver import local_server, serve_bytes
+
+
+def upload_of(data: bytes, mime: str = "image/jpeg") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def image_of(uri: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(uri.partition(";base64,")[2])))
+
+
+@pytest.fixture
+def analysed(service, photo_bytes):
+    return analyse_source("upload", upload_of(photo_bytes))
+
+
+def test_an_upload_is_analysed_once_without_the_png(analysed):
+    assert analysed.error == ""
+    assert analysed.status == "Analysed your photo."
+    assert len(analysed.analysis["scenes"]) == 5
+    assert analysed.analysis["cam"]["png_base64"] is None
+    assert len(analysed.analysis["cams"]) == 5
+
+
+def test_the_photo_comes_back_small(analysed):
+    photo = image_of(analysed.photo)
+    assert photo.format == "JPEG"
+    assert max(photo.size) <= dash_app.DISPLAY_SIDE
+
+
+def test_a_sample_click_analyses_that_sample(service, sample_photos):
+    outcome = analyse_source({"type": "sample", "name": sample_photos[0].name})
+    assert outcome.status == f"Analysed sample {sample_photos[0].name}."
+    assert len(outcome.analysis["scenes"]) == 5
+
+
+def test_a_url_is_fetched_and_analysed(service, photo_bytes):
+    with local_server({"/p.jpg": serve_bytes(photo_bytes, "image/jpeg")}) as base:
+        outcome = analyse_source("url-go", url=f"{base}/p.jpg")
+    assert outcome.error == ""
+    assert outcome.status == "Analysed the photo at that address."
+
+
+def test_a_refused_url_becomes_an_inline_message(service):
+    outcome = analyse_source("url", url="http://169.254.169.254/latest/meta-data")
+    assert outcome.analysis is None and outcome.photo is None
+    assert outcome.error.startswith("We do not fetch from a link-local address")
+
+
+def test_a_file_that_is_not_an_image_becomes_an_inline_message(service):
+    outcome = analyse_source("upload", upload_of(b"plain text", "text/plain"))
+    assert outcome.analysis is None
+    assert outcome.error == "This is not an image format we accept; please send JPEG, PNG, WebP, GIF, BMP or TIFF."
+
+
+def test_an_unreadable_upload_becomes_an_inline_message(service):
+    outcome = analyse_source("upload", "data:image/jpeg;base64,@@@not-base64")
+    assert outcome.error == "The file could not be read; please choose it again."
+
+
+def test_missing_weights_become_an_inline_message(service, use_models, tmp_path, photo_bytes):
+    use_models(tmp_path)
+    outcome = analyse_source("upload", upload_of(photo_bytes))
+    assert "manage.py fetch_models" in outcome.error
+
+
+def test_the_rate_limit_applies_to_the_panel_too(service, settings, photo_bytes):
+    settings.SCENEWEB_RATE_LIMIT = 1
+    analyse_source("upload", upload_of(photo_bytes), client="198.51.100.7")
+    outcome = analyse_source("upload", upload_of(photo_bytes), client="198.51.100.7")
+    assert outcome.error.startswith("Too many analyses from your address")
+
+
+def test_a_trigger_without_a_value_changes_nothing():
+    class Context:
+        triggered = [{"prop_id": "url-go.n_clicks", "value": None}]
+
+    with pytest.raises(PreventUpdate):
+        trigger_of(Context())
+
+
+def test_a_sample_trigger_is_read_back_as_its_id():
+    class Context:
+        triggered = [{"prop_id": '{"name":"a.jpg","type":"sample"}.n_clicks', "value": 1}]
+
+    assert trigger_of(Context()) == {"name": "a.jpg", "type": "sample"}
+
+
+def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):
+    shown = present(analysed.analysis, analysed.photo)
+    assert len(shown.bars) == 5
+    assert shown.bar_classes == ["sw-bar is-selected"] + ["sw-bar"] * 4
+    assert shown.selected == 0
+    top = analysed.analysis["scenes"][0]
+    assert readable(top["label"]) in shown.caption
+    assert shown.timing.startswith("Analysed in ")
+
+
+def test_clicking_another_bar_renders_its_heatmap_from_the_stored_grid(analysed, monkeypatch):
+    monkeypatch.setattr(dash_app, "get_analyzer", lambda: pytest.fail("no second forward pass"))
+    first = present(analysed.analysis, analysed.photo, 0)
+    third = present(analysed.analysis, analysed.photo, 2)
+    assert third.bar_classes[2] == "sw-bar is-selected"
+    assert readable(analysed.analysis["cams"][2]["label"]) in third.caption
+    assert third.heat != first.heat
+    assert image_of(third.heat).size == image_of(analysed.photo).size
+
+
+def test_the_indoor_outdoor_verdict_is_labelled_with_its_score(analysed):
+    io_view = present(analysed.analysis, analysed.photo).io
+    text = json.dumps([c.to_plotly_json() for c in io_view], default=lambda c: c.to_plotly_json())
+    assert analysed.analysis["io"]["label"] in text
+    assert f"outdoor score {analysed.analysis['io']['score']:.2f}" in text
+
+
+def test_without_attributes_the_note_says_how_to_install_them(analysed):
+    (note,) = attributes_view([], analysed.analysis["attributes_note"])
+    assert "densenet201_sunattributes.pth" in note.children
+
+
+def test_attributes_are_listed_with_their_scores():
+    (listing,) = attributes_view(
+        [{"label": "natural light", "score": 0.93}, {"label": "open area", "score": 0.5}], None
+    )
+    rows = listing.children
+    assert [row.children[0].children for row in rows] == ["natural light", "open area"]
+    assert [row.children[2].children for row in rows] == ["0.93", "0.50"]
+
+
+def test_category_names_read_as_words():
+    assert readable("apartment_building/outdoor") == "apartment building (outdoor)"
+    assert readable("mountain") == "mountain"
+
+
+def test_timings_are_summed_up_in_words():
+    assert timing_text({"decode": 3.2, "resnet18": 40.4, "total": 43.6}) == (
+        "Analysed in 44 ms (decode 3 ms, resnet18 40 ms)."
+    )
+
+
+def test_the_heatmap_switch_and_opacity_only_change_a_style():
+    assert heat_style(0.3, ["on"]) == {"opacity": 0.3}
+    assert heat_style(None, ["on"]) == {"opacity": 0.5}
+    assert heat_style(0.3, []) == {"display": "none"}
+
+
+def test_the_json_download_is_the_analysis(analysed):
+    download = json_file(analysed.analysis)
+    assert download["filename"] == "scene-analysis.json"
+    assert json.loads(download["content"]) == analysed.analysis
+
+
+def test_the_overlay_download_is_a_png_of_the_selected_heatmap(analysed):
+    download = overlay_file(analysed.analysis, analysed.photo, 1, 0.6, ["on"])
+    assert download["filename"] == f"scene-heatmap-{analysed.analysis['cams'][1]['index']}.png"
+    png = Image.open(io.BytesIO(base64.b64decode(download["content"])))
+    assert png.format == "PNG"
+    assert png.size == image_of(analysed.photo).size
+
+
+def test_a_png_upload_with_transparency_is_analysed(service):
+    outcome = analyse_source("upload", upload_of(image_bytes(Image.new("RGBA", (300, 200)), "PNG"), "image/png"))
+    assert outcome.error == ""
+
+
+def test_an_unexpected_failure_becomes_a_calm_message(service, photo_bytes, monkeypatch):
+    def broken():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(dash_app, "get_analyzer", broken)
+    outcome = analyse_source("upload", upload_of(photo_bytes))
+    assert outcome.error == dash_app.UNEXPECTED
+
+
+def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_models, full_models_dir, photo_bytes):
+    use_models(full_models_dir)
+    outcome = analyse_source("upload", upload_of(photo_bytes))
+    (listing,) = present(outcome.analysis, outcome.photo).attributes
+    assert [row.children[0].children for row in listing.children] == [
+        a["label"] for a in outcome.analysis["attributes"]
+    ]
+    assert len(listing.children) == 10
