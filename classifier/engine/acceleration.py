@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -165,6 +167,34 @@ def _prepare(module: nn.Module, settings: InferenceSettings, input_size: int, ou
 
 
 # -- the two networks side by side -----------------------------------------------------------
+
+
+class PerProcessPool:
+    """A `single_thread_pool` started by the first call in each process.
+
+    Threads do not survive a fork: a pool made in gunicorn's master (where the app and the
+    analyzer are built, `preload_app`) would leave every forked worker waiting forever on
+    threads that do not exist in it.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        forget = weakref.WeakMethod(self._forget)  # a registered hook is never removed: do not keep the pool alive
+        os.register_at_fork(after_in_child=lambda: forget() and forget()())
+
+    def _forget(self) -> None:
+        """In a forked child: the lock may have been copied held, the threads were not copied at all."""
+        self._pool, self._pid, self._lock = None, None, threading.Lock()
+
+    def submit(self, function: Callable, *args) -> Future:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._pool, self._pid = single_thread_pool(self.workers), os.getpid()
+        return self._pool.submit(function, *args)
 
 
 def single_thread_pool(workers: int) -> ThreadPoolExecutor:

@@ -122,6 +122,10 @@ class SceneAnalyzer:
         self.custom_models = tuple(custom_models)
         for model in self.custom_models:
             model.net.eval()
+        self.attributes_share_scene_pass = (
+            isinstance(attribute_model, linear_attributes.LinearAttributeModel) and attribute_model.net is scene_net
+        )
+        """WideResNet-18 as scene net and attribute source: the attributes read the scene pass's features."""
         self._accelerate(inference or acceleration.InferenceSettings())
 
     def _accelerate(self, inference: acceleration.InferenceSettings) -> None:
@@ -132,7 +136,7 @@ class SceneAnalyzer:
             self.attribute_model = acceleration.accelerate_attributes(
                 self.attribute_model, inference, self.spec.input_size
             )
-        self._pool = acceleration.single_thread_pool(2) if inference.parallel else None
+        self._pool = acceleration.PerProcessPool(2) if inference.parallel else None
 
     @classmethod
     def from_models_dir(
@@ -235,7 +239,7 @@ class SceneAnalyzer:
         self, batch: torch.Tensor, clock: _Stopwatch, scope: ExitStack
     ) -> tuple[CamPass, torch.Tensor | None]:
         """The scene pass and the attribute scores: one after the other, or side by side on the pool."""
-        attributes = self.attribute_model
+        attributes = None if self.attributes_share_scene_pass else self.attribute_model
         pending = None
         if self._pool is not None and attributes is not None:
             pending = self._pool.submit(acceleration.timed_inference, attributes.scores, batch)
@@ -247,6 +251,8 @@ class SceneAnalyzer:
         else:
             with clock.stage(self.spec.name):
                 run = scope.enter_context(self.scene_net.heatmap_pass(batch))
+        if self.attributes_share_scene_pass:
+            return run, self.attribute_model.scores_from_features(run.features)
         if pending is not None:
             scores, clock.timings[attributes.name] = pending.result()
             return run, scores

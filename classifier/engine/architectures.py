@@ -33,6 +33,8 @@ class TransferNet(nn.Module):
             raise ValueError(f"extra_fc must be within 0..{MAX_EXTRA_FC}, got {extra_fc}")
         self.blocks = blocks
         self.feature_dim = feature_dim
+        # VGG's trunk keeps its fc layers and ends in vectors: nothing spatial for a CAM to read.
+        self.ends_in_feature_map = not any(isinstance(m, nn.Linear) for m in blocks.modules())
         self.head = build_head(feature_dim, num_classes, extra_fc)
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +55,7 @@ class TransferNet(nn.Module):
     @property
     def has_cam(self) -> bool:
         """CAM needs a feature map followed directly by one linear layer (no hidden fc layers)."""
-        return len(self.head) == 1
+        return self.ends_in_feature_map and len(self.head) == 1
 
     @property
     def class_weights(self) -> torch.Tensor:

@@ -72,7 +72,7 @@ class CustomModel:
             for p, i in zip(values.tolist(), indices.tolist(), strict=True)
         ]
         heatmap = None
-        if self.net.has_cam and features.dim() == 4:
+        if self.net.has_cam:
             best = scores[0].index
             grid = cam.class_activation_map(features[0], self.net.class_weights[best])
             heatmap = CustomHeatmap(scores[0].label, best, [[round(float(v), 4) for v in row] for row in grid])

@@ -58,8 +58,11 @@ class LinearAttributeModel:
 
     def scores(self, batch: torch.Tensor) -> torch.Tensor:
         """(N, attributes) linear responses of the pooled layer4 features."""
-        pooled = self.net.features(batch).mean(dim=(2, 3))
-        return pooled @ self.matrix.T
+        return self.scores_from_features(self.net.features(batch))
+
+    def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Scores from a layer4 map the scene pass already computed (when the scene net is this net)."""
+        return features.float().mean(dim=(2, 3)) @ self.matrix.T
 
 
 def load_linear_attribute_model(net: SceneNet, matrix_path: Path, names: tuple[str, ...]) -> LinearAttributeModel:

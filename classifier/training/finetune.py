@@ -544,18 +544,19 @@ def _train(net, data, options, files, split, device, *, name, resume, log, progr
         if not run.phase_done and run.epoch < epochs:
             log(f"phase {phase_index + 1}/{len(options.phases)} ({label}): epochs {run.epoch + 1}..{epochs}")
         while not run.phase_done and run.epoch < epochs:
-            _epoch(net, module, unfrozen, data, optimizer, scheduler, options, run, device, progress=progress, log=log)
+            _epoch(net, module, unfrozen, data, optimizer, scheduler, options, run, device, progress=progress)
             if run.history[-1]["best"]:
                 _save_best(net, options, files, split, name, run)
-            if run.stale >= options.patience:
-                run.phase_done = True
-                log(f"early stop: no better val accuracy for {options.patience} epochs")
+            run.phase_done = run.stale >= options.patience
             _save_resume(files, options, run, net, optimizer, scheduler)
+            log(_epoch_summary(run.history[-1]))  # after the saves, so an interruption here loses nothing
+            if run.phase_done:
+                log(f"early stop: no better val accuracy for {options.patience} epochs")
     log(f"training took {run.seconds:.0f} s; best val accuracy {run.best[0]:.1%} at epoch {run.best_step}")
     return run
 
 
-def _epoch(net, module, unfrozen, data, optimizer, scheduler, options, run, device, *, progress, log) -> None:
+def _epoch(net, module, unfrozen, data, optimizer, scheduler, options, run, device, *, progress) -> None:
     started = time.perf_counter()
     run.epoch += 1
     step = len(run.history) + 1
@@ -599,11 +600,13 @@ def _epoch(net, module, unfrozen, data, optimizer, scheduler, options, run, devi
             "best": improved,
         }
     )
-    row = run.history[-1]
-    log(
-        f"epoch {step} (phase {row['phase']}): train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.1%}, "
-        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.1%}, {seconds:.0f} s"
-        + (" (best so far, saved)" if improved else "")
+
+
+def _epoch_summary(row: dict) -> str:
+    return (
+        f"epoch {row['step']} (phase {row['phase']}): train loss {row['train_loss']:.4f} "
+        f"acc {row['train_accuracy']:.1%}, val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.1%}, "
+        f"{row['seconds']:.0f} s" + (" (best so far, saved)" if row["best"] else "")
     )
 
 

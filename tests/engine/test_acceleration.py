@@ -5,7 +5,10 @@ on real photos to float rounding: same top-5, same attribute ranking, probabilit
 grids within a small tolerance.
 """
 
+import os
+import signal
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -125,3 +128,28 @@ def test_the_service_reads_its_mode_from_settings(settings):
     settings.SCENEWEB_INFERENCE_MODE = "fast"
     with pytest.raises(ValueError, match="Unknown inference mode 'fast'"):
         inference_settings()
+
+
+def test_the_side_by_side_pool_works_in_a_forked_child(parallel, reference, sample_photos):
+    """gunicorn builds the analyzer in its master and forks the workers: the pool must follow."""
+    image = decode_image(sample_photos[0].read_bytes())
+    expected = [s.index for s in reference.analyze(image, heatmap=False).scenes]
+    parallel.analyze(image, heatmap=False)  # the pool's threads now exist in this process only
+    child = os.fork()
+    if child == 0:
+        try:
+            torch.set_num_threads(1)  # as gunicorn's config does: OpenMP's team does not survive a fork
+            scenes = [s.index for s in parallel.analyze(image, heatmap=False).scenes]
+            os._exit(0 if scenes == expected else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    raise AssertionError("the forked child hung on the analyzer's thread pool")

@@ -13,7 +13,7 @@ from torch import nn
 from classifier.engine import assets
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.gradcam import grad_cam_pass
-from classifier.engine.imaging import decode_image
+from classifier.engine.imaging import decode_image, model_input
 from classifier.engine.places import (
     SCENE_MODELS,
     ConvClassifierSceneNet,
@@ -140,7 +140,7 @@ def test_wideresnet18_attribute_matrix_is_an_alternative_attribute_source(scene_
     analyzer = SceneAnalyzer.from_models_dir(
         scene_models_dir, scene_model="wideresnet18", attributes_source="wideresnet18"
     )
-    assert analyzer.attribute_model.net is analyzer.scene_net  # same network, no second copy
+    assert analyzer.attributes_share_scene_pass  # same network and the same forward pass
     photo = Image.new("RGB", (120, 90), (40, 140, 60))
     analysis = analyzer.analyze(photo, heatmap=False)
     assert len(analysis.attributes) == 10 and analysis.attributes_note is None
@@ -148,7 +148,8 @@ def test_wideresnet18_attribute_matrix_is_an_alternative_attribute_source(scene_
     scores = [a.score for a in analysis.attributes]
     assert scores == sorted(scores, reverse=True)
     other = SceneAnalyzer.from_models_dir(scene_models_dir, scene_model="resnet18", attributes_source="wideresnet18")
-    assert other.attribute_model.net is not other.scene_net
+    assert not other.attributes_share_scene_pass
+    assert other.analyze(photo, heatmap=False).attributes[0].label in analyzer.attribute_model.names
 
 
 def test_missing_attribute_matrix_gives_a_note_not_an_error(tmp_path, scene_models_dir):
@@ -209,3 +210,17 @@ def test_model_installs_one_model_and_analyze_json_names_it(
     assert record["models"]["scene"]["name"] == "vgg16_places365"
     assert record["models"]["scene"]["heatmap"] == "gradcam"
     assert record["models"]["scene"]["description"] == SCENE_MODELS["vgg16_places365"].description
+
+
+def test_shared_pass_attributes_equal_a_separate_pass(scene_models_dir):
+    analyzer = SceneAnalyzer.from_models_dir(
+        scene_models_dir, scene_model="wideresnet18", attributes_source="wideresnet18"
+    )
+    photo = Image.new("RGB", (120, 90), (200, 60, 30))
+    analysis = analyzer.analyze(photo, heatmap=False)
+    spec = analyzer.spec
+    with torch.inference_mode():
+        separate = analyzer.attribute_model.scores(model_input(photo, spec.input_size, spec.mean, spec.std))[0]
+    expected = {analyzer.attribute_model.names[i]: float(separate[i]) for i in range(len(separate))}
+    for attribute in analysis.attributes:
+        assert attribute.score == pytest.approx(expected[attribute.label], rel=1e-3, abs=1e-3)
