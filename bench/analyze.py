@@ -3,8 +3,9 @@ against the naive pipeline and the machine's own compute bound, all measured in 
 
 - compute bound: (3.6 + 8.6) GFLOP (ResNet-18 + DenseNet-201 at 224 px) divided by the
   GFLOP/s of a large fp32 matrix multiply on this machine (torch.mm 2048^3, measured here);
-- baseline: what a first version would do: PIL decode, torchvision transforms run separately
-  for each network, eval mode under no_grad, a forward hook for the CAM, nothing else;
+- baseline: what a first version would do: PIL decode at full size, torchvision transforms run
+  separately for each network, eval mode under no_grad, a forward hook for the CAM, the overlay
+  saved with Pillow's default PNG settings, nothing else;
 - modes: the engine's `SceneAnalyzer` with each inference mode (and the two networks side by
   side); every mode and the baseline are timed in turn inside the same round, so load from
   other processes falls on all of them alike. Medians after warm-up.
@@ -18,6 +19,7 @@ one 4032x3024 photo made from them (a phone-sized JPEG, where reduced-size decod
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -144,13 +146,21 @@ class Baseline:
         top = probabilities.topk(5).indices.tolist()
         grids = [cam.class_activation_map(features["map"][0], self.resnet.fc.weight[i]) for i in top]
         lap("cam")
-        cam.png_base64(cam.render_overlay(image, grids[0], max_side=512))
+        buffer = io.BytesIO()
+        cam.render_overlay(image, grids[0], max_side=512).save(buffer, format="PNG")  # Pillow's defaults
+        base64.b64encode(buffer.getvalue())
         lap("png")
         timings["total"] = sum(timings.values())
         return timings
 
 
 # -- the modes ------------------------------------------------------------------------------
+
+
+def calibration_photos() -> tuple[Path, ...]:
+    """int8 calibration: the last photo of each scene15 class (bench/fidelity.py scores the first ones)."""
+    classes = sorted((SHARED / "datasets" / "scene15" / "train").glob("*"))
+    return tuple(sorted(c.glob("*.jpg"))[-1] for c in classes if any(c.glob("*.jpg")))
 
 
 def mode_settings(onnx: bool) -> dict[str, acceleration.InferenceSettings]:
@@ -162,6 +172,11 @@ def mode_settings(onnx: bool) -> dict[str, acceleration.InferenceSettings]:
     if onnx:
         modes["onnx"] = acceleration.InferenceSettings(mode="onnx")
         modes["onnx, parallel"] = acceleration.InferenceSettings(mode="onnx", parallel=True)
+        calibration = calibration_photos()
+        modes["onnx-int8"] = acceleration.InferenceSettings(mode="onnx-int8", calibration=calibration)
+        modes["onnx-int8, parallel"] = acceleration.InferenceSettings(
+            mode="onnx-int8", parallel=True, calibration=calibration
+        )
     return modes
 
 

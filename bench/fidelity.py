@@ -2,11 +2,12 @@
 compared with the fp32 eager reference on real photos.
 
 Compared modes: "fused" (BatchNorm folded, channels-last), "onnx" (ONNX Runtime, when
-installed), the networks side by side, and reduced-size JPEG decoding (`decode_image` decodes
-large JPEGs at 1/2, 1/4 or 1/8 scale; compared with a full-size decode of the same bytes, on
-phone-sized 4032x3024 re-encodings of each photo). Figures: top-1 agreement, mean top-5
-overlap, largest scene-probability and attribute-score difference, mean correlation of the
-top-1 CAM grids. Random weights by default; `--models-dir` uses a real models folder.
+installed), "onnx-int8" (calibrated on photos the comparison does not use), the networks side
+by side, and reduced-size JPEG decoding (`decode_image` decodes large JPEGs at 1/2, 1/4 or 1/8
+scale; compared with a full-size decode of the same bytes, on phone-sized 4032x3024
+re-encodings of each photo). Figures: top-1 agreement, mean top-5 overlap, largest
+scene-probability and attribute-score difference, mean correlation of the top-1 CAM grids.
+Random weights by default; `--models-dir` uses a real models folder.
 
     .venv/bin/python bench/fidelity.py [--photos 20] [--models-dir models/]
 """
@@ -26,7 +27,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench.analyze import SHARED, load_average, random_models_dir  # noqa: E402
+from bench.analyze import SHARED, calibration_photos, load_average, random_models_dir  # noqa: E402
 from classifier.engine.acceleration import InferenceSettings  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
 from classifier.engine.imaging import DecodedImage, ImageLimits, decode_image  # noqa: E402
@@ -98,6 +99,7 @@ def run(models: Path, count: int) -> dict:
         import onnxruntime  # noqa: F401
 
         modes["onnx"] = InferenceSettings(mode="onnx")
+        modes["onnx-int8"] = InferenceSettings(mode="onnx-int8", calibration=calibration_photos())
     except ImportError:
         print("onnxruntime is not installed: the onnx mode is skipped", file=sys.stderr)
     analyzers = {name: SceneAnalyzer.from_models_dir(models, inference=s) for name, s in modes.items()}

@@ -174,6 +174,41 @@ def attributes_view(attributes: list[dict], note: str | None) -> list:
     ]
 
 
+def custom_view(custom: list[dict], photo: str) -> list:
+    """The user's own classifiers (SCENEWEB_CUSTOM_MODELS): top classes, and a small CAM of the first where the
+    architecture has one."""
+    views = []
+    for result in custom:
+        heat = []
+        if result["cam"]:
+            grid = np.asarray(result["cam"]["grid"], dtype=np.float32)
+            thumbnail = cam.render_overlay(image_of_data_uri(photo), grid, alpha=DEFAULT_OPACITY, max_side=160)
+            heat = [
+                html.Img(
+                    src=data_uri(sources.jpeg_bytes(thumbnail, quality=80), "image/jpeg"),
+                    alt=f"heatmap of {result['cam']['label']}",
+                    title=f"Where {result['name']} saw “{readable(result['cam']['label'])}”",
+                    className="sw-custom-heat",
+                )
+            ]
+        bars = [html.Div(scene_bar(c), className="sw-bar is-static") for c in result["classes"]]
+        views.append(
+            html.Div(
+                [
+                    html.Span(result["name"], className="sw-kicker"),
+                    html.Div([html.Div(bars, className="sw-bars"), *heat]),
+                ],
+                className="sw-custom",
+            )
+        )
+    return views
+
+
+def model_line(models: dict) -> str:
+    scene = models["scene"]
+    return f"Scene model: {scene['name']} ({scene['classes']} classes, {scene['heatmap']} heatmap)."
+
+
 def timing_text(timings: dict) -> str:
     stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items() if name != "total")
     return f"Analysed in {timings.get('total', 0):.0f} ms ({stages})."
@@ -194,6 +229,7 @@ class Presentation:
     selected: int
     io: list
     attributes: list
+    custom: list
     timing: str
 
 
@@ -210,7 +246,8 @@ def present(analysis: dict, photo: str, selected: int = 0) -> Presentation:
         selected=selected,
         io=io_view(analysis["io"]),
         attributes=attributes_view(analysis["attributes"], analysis["attributes_note"]),
-        timing=timing_text(analysis["timings_ms"]),
+        custom=custom_view(analysis.get("custom", []), photo),
+        timing=f"{timing_text(analysis['timings_ms'])} {model_line(analysis['models'])}",
     )
 
 
@@ -337,6 +374,10 @@ def results_section() -> html.Section:
                     html.Div(id="io", className="sw-io"),
                     html.H2("Attributes"),
                     html.Div(id="attributes"),
+                    html.Div(
+                        [html.H2("Your classifiers"), html.Div(id="custom")],
+                        className="sw-custom-block" if settings.SCENEWEB_CUSTOM_MODELS else "sw-custom-block is-unused",
+                    ),
                     html.P(id="timing", className="sw-timing"),
                     html.Div(
                         [
@@ -412,6 +453,7 @@ def on_photo(upload, _go, _enter, _samples, url, callback_context, request):
     Output("selected", "data"),
     Output("io", "children"),
     Output("attributes", "children"),
+    Output("custom", "children"),
     Output("timing", "children"),
     Output("results", "className"),
     Input("analysis", "data"),
@@ -434,6 +476,7 @@ def on_analysis(analysis, _bars, photo, callback_context):
         shown.selected,
         shown.io,
         shown.attributes,
+        shown.custom,
         shown.timing,
         "sw-results",
     )

@@ -25,12 +25,18 @@ def get_analyzer() -> SceneAnalyzer:
 
 
 def inference_settings() -> InferenceSettings:
-    """The inference mode and threads; an unknown mode stops the start with the list of known ones."""
+    """The inference mode and threads; an unknown mode stops the start with the list of known ones.
+
+    int8 ranges are calibrated on the sample gallery: typical photos the operator chose.
+    """
+    from classifier import sources  # it reads this module's limits
+
     apply_thread_setting(settings.SCENEWEB_TORCH_THREADS)
     return InferenceSettings(
         mode=settings.SCENEWEB_INFERENCE_MODE,
         threads=settings.SCENEWEB_TORCH_THREADS,
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
+        calibration=tuple(sources.sample_path(name) for name in sources.list_samples()),
     )
 
 

@@ -47,6 +47,9 @@ worker_class = "gthread"
 # The same variable the app reads (0 = automatic); here automatic means a fair share of the cores.
 torch_threads = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0) or torch_threads_per_worker(CPUS, workers, threads)
 preload_app = True
+# With one PyTorch thread per worker, an analysis still uses two cores by running its two networks
+# side by side (docs/benchmarks.md, "Load test"); set before the app, which reads it, is loaded.
+os.environ.setdefault("SCENEWEB_PARALLEL_MODELS", "1" if torch_threads == 1 else "0")
 
 # A worker silent for this long is killed and replaced; an analysis takes well under a second.
 timeout = env_int("SCENEWEB_TIMEOUT", 60, minimum=1)
@@ -78,11 +81,12 @@ def when_ready(server) -> None:
     torch.set_num_threads(1)  # again: loading the app applies SCENEWEB_TORCH_THREADS, meant for the workers
     get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
     server.log.info(
-        "sceneweb: %d workers x %d threads, %d PyTorch threads each, on %d cores",
+        "sceneweb: %d workers x %d threads, %d PyTorch threads each, on %d cores; networks side by side: %s",
         workers,
         threads,
         torch_threads,
         CPUS,
+        os.environ["SCENEWEB_PARALLEL_MODELS"],
     )
 
 

@@ -103,7 +103,9 @@ SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
 SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
-SCENEWEB_PARALLEL_MODELS = env_bool("SCENEWEB_PARALLEL_MODELS", True)  # bench/analyze.py: pays on a shared CPU
+# Off: on a quiet CPU one network after the other on all cores is faster (bench/analyze.py);
+# sceneweb/gunicorn.py turns it on where each worker's share is a single PyTorch thread.
+SCENEWEB_PARALLEL_MODELS = env_bool("SCENEWEB_PARALLEL_MODELS", False)
 
 # -- security (README "Security") -------------------------------------------------------------
 # Production runs behind a TLS-terminating proxy; these switches are off by default so that

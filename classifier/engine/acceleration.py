@@ -11,6 +11,9 @@ built, and is then only read, so one analyzer serves many threads.
   pure PyTorch, a second or two at start-up, same results to float rounding (the default).
 - "onnx": the networks exported once to ONNX and run by ONNX Runtime, an optional package
   (`pip install onnxruntime onnx`).
+- "onnx-int8": the ONNX graphs quantised to int8 (static, per-channel weights, activation
+  ranges calibrated on a few real photos), for CPUs with VNNI; numerics change, so it is never
+  the default (bench/fidelity.py measures how much).
 
 Grad-CAM networks (AlexNet, VGG16) need autograd through their classifier, so they always
 run eagerly; the attribute model is accelerated in every case.
@@ -21,22 +24,30 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from classifier.engine.attributes import AttributeModel
+from classifier.engine.imaging import decode_image, model_input
 from classifier.engine.places import ConvClassifierSceneNet, SceneNet
 
-INFERENCE_MODES = ("fused", "eager", "onnx")
+INFERENCE_MODES = ("fused", "eager", "onnx", "onnx-int8")
 DEFAULT_MODE = "fused"
 ONNX_HINT = "install them with `pip install onnxruntime onnx` or choose SCENEWEB_INFERENCE_MODE=fused"
+ONNX_MISSING = f"The onnx inference modes need the onnxruntime and onnx packages; {ONNX_HINT}."
+CALIBRATION_HINT = (
+    "put a few typical photos in SCENEWEB_SAMPLES_DIR (`python manage.py fetch_models --samples-from DIR`) "
+    "or choose SCENEWEB_INFERENCE_MODE=fused"
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,8 @@ class InferenceSettings:
     """Intra-op threads per network; 0 keeps PyTorch's default (one per core)."""
     parallel: bool = False
     """Run the scene and attribute networks at the same time, one thread each."""
+    calibration: tuple[Path, ...] = ()
+    """Photos whose activations set the int8 ranges (mode onnx-int8 only)."""
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -95,32 +108,84 @@ def fused(module: nn.Module) -> nn.Module:
     return _ChannelsLast(optimization.fuse(module.eval(), inplace=False)).eval()
 
 
+def calibration_batches(photos: Sequence[Path], input_size: int, mean, std) -> list[torch.Tensor]:
+    """The photos preprocessed as the networks will see them; unreadable files are an error, not a skip."""
+    if not photos:
+        raise ValueError(f"Inference mode 'onnx-int8' needs calibration photos; {CALIBRATION_HINT}.")
+    return [model_input(decode_image(Path(p).read_bytes()).image, input_size, mean, std) for p in photos]
+
+
+def int8_model(model: bytes, calibration: Sequence[torch.Tensor]) -> bytes:
+    """Static int8 quantisation of an exported graph: unsigned activations and signed per-channel
+    weights (the u8 x s8 products VNNI computes), activation ranges from the calibration batches."""
+    from onnxruntime import quantization
+
+    class Batches(quantization.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.remaining = iter(calibration)
+
+        def get_next(self) -> dict | None:
+            batch = next(self.remaining, None)
+            return None if batch is None else {"image": batch.numpy()}
+
+    with tempfile.TemporaryDirectory(prefix="sceneweb-int8-") as folder:
+        source, target = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
+        source.write_bytes(model)
+        quantization.quantize_static(
+            source,
+            target,
+            Batches(),
+            quant_format=quantization.QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=quantization.QuantType.QUInt8,
+            weight_type=quantization.QuantType.QInt8,
+        )
+        return target.read_bytes()
+
+
+def onnx_graph(module: nn.Module, input_size: int, outputs: int) -> bytes:
+    """The module exported to ONNX, batch size free; input "image", outputs "output0", "output1"..."""
+    try:
+        import onnx  # noqa: F401  (the exporter writes the file with it)
+    except ImportError:
+        raise RuntimeError(ONNX_MISSING) from None
+    buffer = io.BytesIO()
+    names = [f"output{i}" for i in range(outputs)]
+    torch.onnx.export(
+        module.eval(),
+        (torch.zeros(1, 3, input_size, input_size),),
+        buffer,
+        dynamo=False,
+        input_names=["image"],
+        output_names=names,
+        dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
+    )
+    return buffer.getvalue()
+
+
 class _OnnxNetwork:
     """An ONNX Runtime session with the calling convention of the PyTorch module it came from."""
 
-    def __init__(self, module: nn.Module, input_size: int, threads: int, outputs: int):
+    def __init__(
+        self,
+        module: nn.Module,
+        input_size: int,
+        threads: int,
+        outputs: int,
+        calibration: Sequence[torch.Tensor] | None = None,
+    ):
         try:
-            import onnx  # noqa: F401  (the exporter writes the file with it)
             import onnxruntime
         except ImportError:
-            raise RuntimeError(f"Inference mode 'onnx' needs the onnxruntime and onnx packages; {ONNX_HINT}.") from None
-        buffer = io.BytesIO()
-        names = [f"output{i}" for i in range(outputs)]
-        example = torch.zeros(1, 3, input_size, input_size)
-        torch.onnx.export(
-            module.eval(),
-            (example,),
-            buffer,
-            dynamo=False,
-            input_names=["image"],
-            output_names=names,
-            dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
-        )
+            raise RuntimeError(ONNX_MISSING) from None
+        model = onnx_graph(module, input_size, outputs)
+        if calibration is not None:
+            model = int8_model(model, calibration)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.single = outputs == 1
 
     def __call__(self, batch: torch.Tensor):
@@ -147,22 +212,34 @@ class AcceleratedSceneNet(SceneNet):
         return self.original.class_weights
 
 
-def accelerate_scene_net(net: SceneNet, settings: InferenceSettings, input_size: int) -> SceneNet:
+def accelerate_scene_net(
+    net: SceneNet, settings: InferenceSettings, input_size: int, calibration: Sequence[torch.Tensor] | None = None
+) -> SceneNet:
     if settings.mode == "eager" or isinstance(net, ConvClassifierSceneNet):
         return net
-    return AcceleratedSceneNet(net, _prepare(net, settings, input_size, outputs=2))
+    return AcceleratedSceneNet(net, _prepare(net, settings, input_size, 2, calibration))
 
 
-def accelerate_attributes(model, settings: InferenceSettings, input_size: int):
+def accelerate_attributes(
+    model, settings: InferenceSettings, input_size: int, calibration: Sequence[torch.Tensor] | None = None
+):
     """The DenseNet-201 head accelerated; other attribute models (the linear matrix) as they are."""
     if settings.mode == "eager" or not isinstance(model, AttributeModel):
         return model
-    return dataclasses.replace(model, net=_prepare(model.net, settings, input_size, outputs=1))
+    return dataclasses.replace(model, net=_prepare(model.net, settings, input_size, 1, calibration))
 
 
-def _prepare(module: nn.Module, settings: InferenceSettings, input_size: int, outputs: int) -> Callable:
+def _prepare(
+    module: nn.Module,
+    settings: InferenceSettings,
+    input_size: int,
+    outputs: int,
+    calibration: Sequence[torch.Tensor] | None,
+) -> Callable:
     if settings.mode == "onnx":
         return _OnnxNetwork(module, input_size, settings.threads_per_network, outputs)
+    if settings.mode == "onnx-int8":
+        return _OnnxNetwork(module, input_size, settings.threads_per_network, outputs, calibration)
     return fused(module)
 
 

@@ -23,15 +23,9 @@ from classifier.engine.custom import CustomModel, CustomResult, load_custom_mode
 from classifier.engine.imaging import DecodedImage, model_input
 from classifier.engine.labels import OUTDOOR, PlacesLabels, read_categories, read_io_labels
 from classifier.engine.places import CamPass, SceneModelSpec, SceneNet, load_scene_net, scene_model_spec
+from classifier.engine.scores import Heatmap, SceneScore, rounded_grid
 
 IO_TOP = 10  # the official demo averages the IO labels of the ten best categories
-
-
-@dataclass(frozen=True)
-class SceneScore:
-    label: str
-    index: int
-    probability: float
 
 
 @dataclass(frozen=True)
@@ -45,14 +39,6 @@ class IndoorOutdoor:
 class AttributeScore:
     label: str
     score: float
-
-
-@dataclass(frozen=True)
-class Heatmap:
-    label: str
-    index: int
-    grid: list[list[float]]
-    png_base64: str | None = None
 
 
 @dataclass
@@ -71,10 +57,6 @@ class Analysis:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _rounded(grid: np.ndarray) -> list[list[float]]:
-    return [[round(float(v), 4) for v in row] for row in grid]
 
 
 class _Stopwatch:
@@ -131,10 +113,14 @@ class SceneAnalyzer:
     def _accelerate(self, inference: acceleration.InferenceSettings) -> None:
         """Prepare the networks for the chosen inference mode (once, here, never per request)."""
         self.inference = inference
-        self.scene_net = acceleration.accelerate_scene_net(self.scene_net, inference, self.spec.input_size)
+        spec = self.spec
+        calibration = None
+        if inference.mode == "onnx-int8":
+            calibration = acceleration.calibration_batches(inference.calibration, spec.input_size, spec.mean, spec.std)
+        self.scene_net = acceleration.accelerate_scene_net(self.scene_net, inference, spec.input_size, calibration)
         if self.attribute_model is not None:
             self.attribute_model = acceleration.accelerate_attributes(
-                self.attribute_model, inference, self.spec.input_size
+                self.attribute_model, inference, spec.input_size, calibration
             )
         self._pool = acceleration.PerProcessPool(2) if inference.parallel else None
 
@@ -287,7 +273,7 @@ class SceneAnalyzer:
 
     def _heatmap(self, run: CamPass, index: int) -> Heatmap:
         grid = run.grid(index)
-        return Heatmap(self.labels.categories[index], index, _rounded(grid))
+        return Heatmap(self.labels.categories[index], index, rounded_grid(grid))
 
     def _chosen_cam(self, cams: Sequence[Heatmap], run: CamPass, cam_class: int | None) -> Heatmap:
         if cam_class is None:

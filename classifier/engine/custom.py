@@ -16,23 +16,10 @@ from classifier.engine import cam
 from classifier.engine.architectures import TransferNet, architecture
 from classifier.engine.checkpoints import load_weights_into, read_checkpoint, save_atomically, state_dict_of
 from classifier.engine.errors import ModelFileError
+from classifier.engine.scores import Heatmap, SceneScore, rounded_grid
 
 CHECKPOINT_FORMAT = "sceneweb-custom/1"
 FINETUNE_HINT = "make one with `python manage.py finetune --data DIR --out DIR` (README, 'Your own scene classifier')"
-
-
-@dataclass(frozen=True)
-class CustomScore:
-    label: str
-    index: int
-    probability: float
-
-
-@dataclass(frozen=True)
-class CustomHeatmap:
-    label: str
-    index: int
-    grid: list[list[float]]
 
 
 @dataclass(frozen=True)
@@ -40,8 +27,8 @@ class CustomResult:
     """One custom model's answer for one photo: its top classes and the CAM of the first."""
 
     name: str
-    classes: list[CustomScore]
-    cam: CustomHeatmap | None
+    classes: list[SceneScore]
+    cam: Heatmap | None
 
 
 @dataclass
@@ -68,14 +55,14 @@ class CustomModel:
         probabilities = torch.softmax(logits[0].float(), dim=0)
         values, indices = probabilities.topk(min(top_k, len(self.classes)))
         scores = [
-            CustomScore(self.classes[i], i, round(float(p), 6))
+            SceneScore(self.classes[i], i, round(float(p), 6))
             for p, i in zip(values.tolist(), indices.tolist(), strict=True)
         ]
         heatmap = None
         if self.net.has_cam:
             best = scores[0].index
             grid = cam.class_activation_map(features[0], self.net.class_weights[best])
-            heatmap = CustomHeatmap(scores[0].label, best, [[round(float(v), 4) for v in row] for row in grid])
+            heatmap = Heatmap(scores[0].label, best, rounded_grid(grid))
         return CustomResult(self.name, scores, heatmap)
 
     @property

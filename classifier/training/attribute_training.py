@@ -29,9 +29,10 @@ from tqdm import tqdm
 
 from classifier.engine.attributes import build_attribute_net, load_attribute_model, save_attribute_checkpoint
 from classifier.engine.checkpoints import load_weights_into, read_checkpoint, save_atomically, state_dict_of
-from classifier.engine.errors import DatasetError, DownloadFailed, SceneWebError
+from classifier.engine.errors import DatasetError, SceneWebError
 from classifier.training.metrics import average_precisions, chance_average_precision, mean_average_precision
 from classifier.training.plots import plot_curves
+from classifier.training.pretrained import imagenet_net
 from classifier.training.sun_attributes import (
     AttributeImages,
     Split,
@@ -161,14 +162,10 @@ def _modern_densenet_keys(state: dict[str, torch.Tensor], expected: dict[str, to
 
 
 def _imagenet_net(num_attributes: int) -> nn.Module:
-    try:
-        return build_attribute_net(num_attributes, models.DenseNet201_Weights.IMAGENET1K_V1)
-    except (OSError, RuntimeError) as exc:
-        raise DownloadFailed(
-            f"The ImageNet weights of DenseNet-201 could not be downloaded ({exc}). Without internet, copy "
-            f"densenet201-c1103571.pth (from {models.DenseNet201_Weights.IMAGENET1K_V1.url}) into "
-            f"{Path(torch.hub.get_dir()) / 'checkpoints'}, or {WEIGHTS_HINT}."
-        ) from exc
+    weights = models.DenseNet201_Weights.IMAGENET1K_V1
+    return imagenet_net(
+        lambda: build_attribute_net(num_attributes, weights), weights, what="DenseNet-201", hint=WEIGHTS_HINT
+    )
 
 
 def _net_from_file(path: Path, num_attributes: int) -> nn.Module:

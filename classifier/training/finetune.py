@@ -29,12 +29,13 @@ from classifier.engine import assets
 from classifier.engine.architectures import ARCHITECTURES, Architecture, TransferNet, architecture
 from classifier.engine.checkpoints import read_checkpoint, save_atomically, state_dict_of
 from classifier.engine.custom import CHECKPOINT_FORMAT, load_custom_model, save_custom_checkpoint
-from classifier.engine.errors import DatasetError, DownloadFailed, SceneWebError
+from classifier.engine.errors import DatasetError, SceneWebError
 from classifier.engine.places import SCENE_MODELS, load_scene_net, migrate_state_dict
 from classifier.training.attribute_training import cpu_threads, pick_device
 from classifier.training.augment import Augmentation, normalise
 from classifier.training.feature_cache import cache_key, cached_features
 from classifier.training.folders import DEFAULT_RATIOS, PARTS, Pixels, Split, load_or_make_split, preload, scan_classes
+from classifier.training.pretrained import imagenet_net
 from classifier.training.reports import classifier_report, format_report, write_report_files
 
 MODES = ("linear", "finetune", "scratch")
@@ -145,14 +146,7 @@ class OutputFiles:
 
 
 def _imagenet_source(spec: Architecture) -> nn.Module:
-    try:
-        return spec.torchvision_net(spec.imagenet)
-    except (OSError, RuntimeError) as exc:
-        raise DownloadFailed(
-            f"The ImageNet weights of {spec.name} could not be downloaded ({str(exc)[:200]}). Without internet, "
-            f"copy {spec.imagenet.url.rsplit('/', 1)[-1]} (from {spec.imagenet.url}) into "
-            f"{Path(torch.hub.get_dir()) / 'checkpoints'}, or {WEIGHTS_HINT}."
-        ) from exc
+    return imagenet_net(lambda: spec.torchvision_net(spec.imagenet), spec.imagenet, what=spec.name, hint=WEIGHTS_HINT)
 
 
 def _places_source(spec: Architecture, models_dir: Path) -> nn.Module:

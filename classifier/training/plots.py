@@ -35,10 +35,7 @@ def plot_curves(
         axes.legend()
     if title:
         figure.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    return path
+    return _save(figure, path)
 
 
 def plot_confusion_matrix(
@@ -64,6 +61,10 @@ def plot_confusion_matrix(
             axes.text(column, row, f"{count:.0f}", ha="center", va="center", fontsize=8, color=colour)
     if title:
         axes.set_title(title)
+    return _save(figure, path)
+
+
+def _save(figure: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)

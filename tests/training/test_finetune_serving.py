@@ -84,3 +84,22 @@ def test_models_sharing_a_preprocessing_share_one_tensor(models_dir, colour_mode
 def test_a_missing_custom_model_says_how_to_make_one(models_dir, tmp_path):
     with pytest.raises(ModelFileError, match="manage.py finetune --data DIR --out DIR"):
         SceneAnalyzer.from_models_dir(models_dir, custom_models=["custom/absent.pth"])
+
+
+def test_the_panel_shows_the_custom_models_classes_and_heatmap(settings, use_models, models_with_custom, photo_bytes):
+    import base64
+
+    from classifier.dash_app import analyse_source, present
+
+    settings.SCENEWEB_RATE_LIMIT = 0
+    settings.SCENEWEB_CUSTOM_MODELS = ["custom/colours.pth"]
+    use_models(models_with_custom)
+    outcome = analyse_source("upload", f"data:image/jpeg;base64,{base64.b64encode(photo_bytes).decode()}")
+    shown = present(outcome.analysis, outcome.photo)
+    [block] = shown.custom
+    text = str(block.to_plotly_json())
+    assert "colours" in text
+    assert all(name in text for name in ("red", "green", "blue"))
+    [heat] = [c for c in block.children[1].children if getattr(c, "className", "") == "sw-custom-heat"]
+    assert heat.src.startswith("data:image/jpeg;base64,")
+    assert "Scene model: resnet18 (365 classes, cam heatmap)." in shown.timing

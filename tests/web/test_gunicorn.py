@@ -63,8 +63,10 @@ def worker_computing(server: Gunicorn, connection: http.client.HTTPConnection, t
 
 @pytest.fixture(scope="module")
 def server(models_dir):
-    # Two PyTorch threads per worker: the case that hangs when the master's OpenMP pool existed before the fork.
-    with running_gunicorn(models_dir, workers=2, threads=1, SCENEWEB_TORCH_THREADS="2") as server:
+    # Two PyTorch threads per worker: the case that hangs when the master's OpenMP pool existed before the fork;
+    # and the networks side by side: their thread pool must start in each worker, not in the master.
+    settings = {"SCENEWEB_TORCH_THREADS": "2", "SCENEWEB_PARALLEL_MODELS": "1"}
+    with running_gunicorn(models_dir, workers=2, threads=1, **settings) as server:
         yield server
 
 
@@ -74,6 +76,7 @@ def test_workers_analyse_photos_with_several_pytorch_threads_after_the_fork(serv
     assert [a.status_code for a in answers] == [200] * 4
     assert all(len(a.json()["scenes"]) == 5 for a in answers)
     assert "2 workers x 1 threads, 2 PyTorch threads each" in server.log
+    assert "networks side by side: 1" in server.log
 
 
 def test_the_docker_health_check_passes_against_the_running_server(server):
@@ -119,3 +122,25 @@ def test_a_graceful_stop_completes_the_request_in_flight(models_dir, photo_bytes
         assert [s["index"] for s in json.loads(answer.read())["scenes"]] != []
         assert server.process.wait(timeout=60) == 0
         assert "Handling signal: term" in server.log
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"SCENEWEB_TORCH_THREADS": "1"}, "1"),
+        ({"SCENEWEB_TORCH_THREADS": "2"}, "0"),
+        ({"SCENEWEB_TORCH_THREADS": "1", "SCENEWEB_PARALLEL_MODELS": "0"}, "0"),
+    ],
+)
+def test_the_config_runs_the_networks_side_by_side_when_a_worker_has_one_thread(settings, expected):
+    environment = {k: v for k, v in os.environ.items() if k != "SCENEWEB_PARALLEL_MODELS"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import os, sceneweb.gunicorn; print(os.environ['SCENEWEB_PARALLEL_MODELS'])"],
+        cwd=REPO,
+        env={**environment, **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert probe.stdout.strip() == expected
