@@ -174,7 +174,7 @@ def attributes_view(attributes: list[dict], note: str | None) -> list:
     ]
 
 
-def custom_view(custom: list[dict], photo: str) -> list:
+def custom_view(custom: list[dict], picture: Image.Image) -> list:
     """The user's own classifiers (SCENEWEB_CUSTOM_MODELS): top classes, and a small CAM of the first where the
     architecture has one."""
     views = []
@@ -182,7 +182,7 @@ def custom_view(custom: list[dict], photo: str) -> list:
         heat = []
         if result["cam"]:
             grid = np.asarray(result["cam"]["grid"], dtype=np.float32)
-            thumbnail = cam.render_overlay(image_of_data_uri(photo), grid, alpha=DEFAULT_OPACITY, max_side=160)
+            thumbnail = cam.render_overlay(picture, grid, alpha=DEFAULT_OPACITY, max_side=160)
             heat = [
                 html.Img(
                     src=data_uri(sources.jpeg_bytes(thumbnail, quality=80), "image/jpeg"),
@@ -214,9 +214,9 @@ def timing_text(timings: dict) -> str:
     return f"Analysed in {timings.get('total', 0):.0f} ms ({stages})."
 
 
-def heat_layer(photo: str, grid: list[list[float]]) -> str:
+def heat_layer(picture: Image.Image, grid: list[list[float]]) -> str:
     """The coloured heatmap alone, at the photo's display size; the page blends it with CSS opacity."""
-    overlay = cam.render_overlay(image_of_data_uri(photo), np.asarray(grid, dtype=np.float32), alpha=1.0, max_side=None)
+    overlay = cam.render_overlay(picture, np.asarray(grid, dtype=np.float32), alpha=1.0, max_side=None)
     return data_uri(sources.jpeg_bytes(overlay, quality=80), "image/jpeg")
 
 
@@ -238,15 +238,16 @@ def present(analysis: dict, photo: str, selected: int = 0) -> Presentation:
     scenes = analysis["scenes"]
     selected = selected if 0 <= selected < len(scenes) else 0
     chosen = analysis["cams"][selected]
+    picture = image_of_data_uri(photo)  # decoded once for the heatmap layer and the custom models' thumbnails
     return Presentation(
         bars=[scene_bar(s) for s in scenes],
         bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in range(len(scenes))],
-        heat=heat_layer(photo, chosen["grid"]),
+        heat=heat_layer(picture, chosen["grid"]),
         caption=f"Heatmap: where the network saw “{readable(chosen['label'])}”. Click another scene to compare.",
         selected=selected,
         io=io_view(analysis["io"]),
         attributes=attributes_view(analysis["attributes"], analysis["attributes_note"]),
-        custom=custom_view(analysis.get("custom", []), photo),
+        custom=custom_view(analysis["custom"], picture),
         timing=f"{timing_text(analysis['timings_ms'])} {model_line(analysis['models'])}",
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 
@@ -29,14 +30,14 @@ def inference_settings() -> InferenceSettings:
 
     int8 ranges are calibrated on the sample gallery: typical photos the operator chose.
     """
-    from classifier import sources  # it reads this module's limits
+    from classifier import sources  # it imports this module (its limits)
 
     apply_thread_setting(settings.SCENEWEB_TORCH_THREADS)
     return InferenceSettings(
         mode=settings.SCENEWEB_INFERENCE_MODE,
         threads=settings.SCENEWEB_TORCH_THREADS,
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
-        calibration=tuple(sources.sample_path(name) for name in sources.list_samples()),
+        calibration=tuple(Path(settings.SCENEWEB_SAMPLES_DIR) / name for name in sources.list_samples()),
     )
 
 

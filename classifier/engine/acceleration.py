@@ -236,9 +236,7 @@ def _prepare(
     outputs: int,
     calibration: Sequence[torch.Tensor] | None,
 ) -> Callable:
-    if settings.mode == "onnx":
-        return _OnnxNetwork(module, input_size, settings.threads_per_network, outputs)
-    if settings.mode == "onnx-int8":
+    if settings.mode.startswith("onnx"):  # calibration is given for onnx-int8 only
         return _OnnxNetwork(module, input_size, settings.threads_per_network, outputs, calibration)
     return fused(module)
 

@@ -62,11 +62,12 @@ def worker_computing(server: Gunicorn, connection: http.client.HTTPConnection, t
 
 
 @pytest.fixture(scope="module")
-def server(models_dir):
+def server(full_models_dir):
     # Two PyTorch threads per worker: the case that hangs when the master's OpenMP pool existed before the fork;
-    # and the networks side by side: their thread pool must start in each worker, not in the master.
+    # and the networks side by side (with the attribute head there are two): their thread pool must
+    # start in each worker, not in the master.
     settings = {"SCENEWEB_TORCH_THREADS": "2", "SCENEWEB_PARALLEL_MODELS": "1"}
-    with running_gunicorn(models_dir, workers=2, threads=1, **settings) as server:
+    with running_gunicorn(full_models_dir, workers=2, threads=1, **settings) as server:
         yield server
 
 
@@ -75,6 +76,7 @@ def test_workers_analyse_photos_with_several_pytorch_threads_after_the_fork(serv
 
     assert [a.status_code for a in answers] == [200] * 4
     assert all(len(a.json()["scenes"]) == 5 for a in answers)
+    assert all(len(a.json()["attributes"]) == 10 for a in answers)  # computed on the pool, beside the scenes
     assert "2 workers x 1 threads, 2 PyTorch threads each" in server.log
     assert "networks side by side: 1" in server.log
 
