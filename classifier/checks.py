@@ -3,15 +3,24 @@
 Two doors lead here: `manage.py check` (and every command that runs the system checks) lists
 the missing files cheaply, without loading them; the WSGI module loads the models once per
 process and turns any model-file error into a refusal to start, before the first request.
+
+Static files: without DEBUG the page links the hashed copies that `collectstatic` makes, and
+whitenoise's storage raises ValueError for every page when they were never collected. The
+WSGI module says so in the log at start-up, and `StaticFilesNotCollected` answers the page
+with a 503 naming the missing step instead of a bare 500 (the API needs no static files and
+keeps working).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
 
 from classifier.engine import assets
 from classifier.engine.errors import ModelFileError
@@ -19,6 +28,8 @@ from classifier.engine.places import scene_model_spec
 from classifier.runtime import get_analyzer
 
 MISSING_MODEL_FILE = "sceneweb.E001"
+COLLECTSTATIC = "python manage.py collectstatic --noinput"
+log = logging.getLogger("sceneweb")
 
 
 def install_command(scene_model: str) -> str:
@@ -53,3 +64,40 @@ def load_models_at_start() -> None:
         get_analyzer()
     except ModelFileError as exc:
         raise ImproperlyConfigured(f"sceneweb cannot start: {exc.message}") from None
+
+
+def missing_static_manifest() -> Path | None:
+    """The manifest `collectstatic` writes, when the pages need it (no DEBUG, hashed storage) and it is absent."""
+    if settings.DEBUG or not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return None
+    manifest = Path(staticfiles_storage.path(staticfiles_storage.manifest_name))
+    return None if manifest.is_file() else manifest
+
+
+def static_files_hint(manifest: Path) -> str:
+    return (
+        f"The page's static files have not been collected ({manifest} is missing): run `{COLLECTSTATIC}` "
+        "(once after every install or upgrade), then restart the server. The API works meanwhile."
+    )
+
+
+def warn_if_static_files_missing() -> None:
+    if (manifest := missing_static_manifest()) is not None:
+        log.error("sceneweb: %s", static_files_hint(manifest))
+
+
+class StaticFilesNotCollected:
+    """A page that cannot link its static files answers 503 with the missing step, not a bare 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if "staticfiles manifest" not in str(exception) or (manifest := missing_static_manifest()) is None:
+            return None
+        hint = static_files_hint(manifest)
+        log.error("sceneweb: %s", hint)
+        return HttpResponse(hint, status=503, content_type="text/plain; charset=utf-8")

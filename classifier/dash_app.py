@@ -1,11 +1,15 @@
 """The panel people use: a Dash app (django-plotly-dash) over the engine's `Analysis`.
 
 The panel never touches tensors. An analysis is run once per photo, without the PNG (the page
-renders its own overlays), and kept in the browser as the plain `to_dict()` JSON together
-with a display-size JPEG of the photo; switching the heatmap to another category re-renders
-one of the grids the analysis already carries (`cams`), never a second forward pass.
+renders its own overlays). The browser is not trusted with anything the server reads back: the
+analysis and a display-size JPEG of the photo stay on the server (Django's cache, shared by the
+workers) under a random key, and the browser holds only that key. Switching the heatmap to
+another category re-renders one of the grids the analysis already carries (`cams`), never a
+second forward pass. Every value that does come from the browser is bounded before use, and
+every callback that costs real work (analysis, heatmap, PNG) takes a slot of the visitor's
+per-minute allowance, the same as the API.
 
-Each callback is a thin wrapper over a plain function (`analyse_source`, `present`,
+Each callback is a thin wrapper over plain functions (`analyse_source`, `present`, `select_scene`,
 `heat_style`, `json_file`, `overlay_file`) that the tests call directly.
 """
 
@@ -13,8 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import logging
+import math
+import re
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +30,7 @@ from dash import ALL, dcc, html, no_update
 from dash.dependencies import Input, Output, State
 from dash.exceptions import PreventUpdate
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from django_plotly_dash import DjangoDash
 from PIL import Image
@@ -39,6 +48,9 @@ APP_NAME = "SceneWeb"
 DISPLAY_SIDE = 512  # the photo travels back to the browser at most this large, once
 DEFAULT_OPACITY = 0.5
 UNEXPECTED = "Something went wrong while analysing this photo; please try another one."
+STATE_TTL_S = 3600  # how long an analysed photo stays clickable; then the visitor analyses it again
+STATE_KEY = re.compile(r"[A-Za-z0-9_-]{24}")  # what `secrets.token_urlsafe(18)` writes
+EXPIRED = "This result has expired; please analyse the photo again."
 
 app = DjangoDash(APP_NAME, serve_locally=True)
 
@@ -46,38 +58,89 @@ app = DjangoDash(APP_NAME, serve_locally=True)
 # -- plain functions: sources to analysis ------------------------------------------------------
 
 
+class PanelRefused(SceneWebError):
+    """Something the browser sent back that the panel will not act on; shown as a message, no work done."""
+
+    code = "panel_input_invalid"
+
+
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def bytes_of_data_uri(uri: str) -> bytes:
-    """What dcc.Upload sends (`data:image/jpeg;base64,...`), back to the file's bytes."""
-    _, _, encoded = (uri or "").partition(";base64,")
+    """What dcc.Upload sends (`data:image/jpeg;base64,...`), back to the file's bytes (the request-size
+    limit has already bounded its length)."""
+    if not isinstance(uri, str):
+        raise ImageRejected("The file could not be read; please choose it again.", code="bad_upload")
+    _, _, encoded = uri.partition(";base64,")
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ImageRejected("The file could not be read; please choose it again.", code="bad_upload") from None
 
 
-def image_of_data_uri(uri: str) -> Image.Image:
-    return decode_image(bytes_of_data_uri(uri), image_limits()).image
-
-
-def display_photo(image: Image.Image) -> str:
+def display_jpeg(image: Image.Image) -> bytes:
     """A small JPEG of the photo for the page: the overlay is drawn over it, never over the original."""
     photo = image.copy()
     photo.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.BILINEAR)
-    return data_uri(sources.jpeg_bytes(photo, quality=85), "image/jpeg")
+    return sources.jpeg_bytes(photo, quality=85)
+
+
+@dataclass(frozen=True)
+class PanelState:
+    """What the server keeps for one analysed photo; the browser holds only the key to it."""
+
+    analysis: dict
+    photo: bytes  # the display-size JPEG this server made
+
+    def picture(self) -> Image.Image:
+        return Image.open(io.BytesIO(self.photo)).convert("RGB")
+
+
+def save_state(state: PanelState) -> str:
+    key = secrets.token_urlsafe(18)
+    cache.set(f"sceneweb:panel:{key}", {"analysis": state.analysis, "photo": state.photo}, timeout=STATE_TTL_S)
+    return key
+
+
+def load_state(key: object) -> PanelState:
+    """The state behind a key the browser sent back; anything else is refused before any work."""
+    if not isinstance(key, str) or not STATE_KEY.fullmatch(key):
+        raise PanelRefused("The page sent back a result this server never issued; please reload the page.")
+    stored = cache.get(f"sceneweb:panel:{key}")
+    if not isinstance(stored, dict):
+        raise PanelRefused(EXPIRED, code="panel_state_expired")
+    return PanelState(stored["analysis"], stored["photo"])
+
+
+def scene_index(value: object, state: PanelState) -> int:
+    """A scene position the browser sent (a bar it clicked): an integer among the listed scenes."""
+    count = len(state.analysis["scenes"])
+    if type(value) is not int or not 0 <= value < count:
+        raise PanelRefused(f"Pick one of the {count} listed scenes.")
+    return value
+
+
+def take_slot(client: str | None) -> None:
+    """`client` (the visitor's address) takes a slot of the same per-minute allowance as the API;
+    the plain functions run without one when the tests call them."""
+    if client is not None:
+        take_rate_slot(client)
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What one attempt to analyse a photo leaves on the page."""
 
-    analysis: dict | None
-    photo: str | None
+    state: PanelState | None
+    key: str | None
     error: str
     status: str
+
+    @property
+    def analysis(self) -> dict | None:
+        return self.state.analysis if self.state else None
 
 
 def photo_bytes(trigger: str | dict, upload: str | None, url: str | None) -> tuple[bytes, str]:
@@ -87,23 +150,22 @@ def photo_bytes(trigger: str | dict, upload: str | None, url: str | None) -> tup
     if trigger in ("url", "url-go"):
         return sources.url_bytes(url), "the photo at that address"
     if isinstance(trigger, dict) and trigger.get("type") == "sample":
-        return sources.sample_bytes(trigger.get("name")), f"sample {trigger.get('name')}"
+        name = trigger.get("name")
+        return sources.sample_bytes(name), f"sample {name}"
     raise PreventUpdate
 
 
 def analyse_source(
     trigger: str | dict, upload: str | None = None, url: str | None = None, *, client: str | None = None
 ) -> Outcome:
-    """Analyse the photo behind `trigger`; any refusal becomes a plain-words message and the page stays as it was.
-
-    `client` (the visitor's address) takes a slot of the same per-minute allowance as the API.
-    """
+    """Analyse the photo behind `trigger` and keep it on the server; any refusal becomes a plain-words
+    message and the page stays as it was."""
     try:
-        if client is not None:
-            take_rate_slot(client)
+        take_slot(client)
         data, name = photo_bytes(trigger, upload, url)
         decoded = decode_image(data, image_limits())
         analysis = get_analyzer().analyze(decoded, heatmap=False)
+        state = PanelState(analysis.to_dict(), display_jpeg(decoded.image))
     except SceneWebError as exc:
         return Outcome(None, None, exc.message, "")
     except PreventUpdate:
@@ -111,7 +173,7 @@ def analyse_source(
     except Exception:
         logger.exception("panel analysis failed")
         return Outcome(None, None, UNEXPECTED, "")
-    return Outcome(analysis.to_dict(), display_photo(decoded.image), "", f"Analysed {name}.")
+    return Outcome(state, save_state(state), "", f"Analysed {name}.")
 
 
 # -- plain functions: analysis to page ---------------------------------------------------------
@@ -150,11 +212,13 @@ def io_view(io: dict) -> list:
     ]
 
 
-def attributes_view(attributes: list[dict], note: str | None) -> list:
+def attributes_view(attributes: list[dict], note: str | None, source: dict | None = None) -> list:
+    """The attribute bars, then where they come from and what their scores mean (`models.attributes`)."""
     if not attributes:
         return [html.P(note or "No attributes for this photo.", className="sw-note")]
     peak = max(max(a["score"] for a in attributes), 1e-9)
-    return [
+    origin = [html.P(f"From {source['description']}; {source['scores']}.", className="sw-note sw-attr-source")]
+    return [*(origin if source else []),
         html.Ul(
             [
                 html.Li(
@@ -221,53 +285,138 @@ def heat_layer(picture: Image.Image, grid: list[list[float]]) -> str:
 
 
 @dataclass(frozen=True)
-class Presentation:
-    bars: list
+class HeatView:
+    """The parts that change when another scene is selected."""
+
     bar_classes: list[str]
     heat: str
     caption: str
     selected: int
+
+
+def heat_view(state: PanelState, picture: Image.Image, selected: int) -> HeatView:
+    chosen = state.analysis["cams"][selected]
+    return HeatView(
+        bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in range(len(state.analysis["scenes"]))],
+        heat=heat_layer(picture, chosen["grid"]),
+        caption=f"Heatmap: where the network saw “{readable(chosen['label'])}”. Click another scene to compare.",
+        selected=selected,
+    )
+
+
+@dataclass(frozen=True)
+class Presentation:
+    bars: list
+    view: HeatView
     io: list
     attributes: list
     custom: list
     timing: str
 
 
-def present(analysis: dict, photo: str, selected: int = 0) -> Presentation:
+def present(state: PanelState, selected: int = 0) -> Presentation:
     """Everything the results area shows for one analysis, with scene `selected` (0 = top) heat-mapped."""
-    scenes = analysis["scenes"]
-    selected = selected if 0 <= selected < len(scenes) else 0
-    chosen = analysis["cams"][selected]
-    picture = image_of_data_uri(photo)  # decoded once for the heatmap layer and the custom models' thumbnails
+    analysis = state.analysis
+    picture = state.picture()  # decoded once for the heatmap layer and the custom models' thumbnails
     return Presentation(
-        bars=[scene_bar(s) for s in scenes],
-        bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in range(len(scenes))],
-        heat=heat_layer(picture, chosen["grid"]),
-        caption=f"Heatmap: where the network saw “{readable(chosen['label'])}”. Click another scene to compare.",
-        selected=selected,
+        bars=[scene_bar(s) for s in analysis["scenes"]],
+        view=heat_view(state, picture, selected),
         io=io_view(analysis["io"]),
-        attributes=attributes_view(analysis["attributes"], analysis["attributes_note"]),
+        attributes=attributes_view(analysis["attributes"], analysis["attributes_note"], analysis["models"]["attributes"]),
         custom=custom_view(analysis["custom"], picture),
         timing=f"{timing_text(analysis['timings_ms'])} {model_line(analysis['models'])}",
     )
 
 
-def heat_style(opacity: float | None, shown: list | None) -> dict:
+def opacity_of(value: object) -> float:
+    """The slider's value as the browser sent it: a number in [0, 1], or the default for anything else."""
+    if type(value) not in (int, float) or not math.isfinite(value):
+        return DEFAULT_OPACITY
+    return min(1.0, max(0.0, float(value)))
+
+
+def heat_style(opacity: object, shown: object) -> dict:
     if not shown:
         return {"display": "none"}
-    return {"opacity": DEFAULT_OPACITY if opacity is None else float(opacity)}
+    return {"opacity": opacity_of(opacity)}
 
 
 def json_file(analysis: dict) -> dict:
     return dcc.send_string(json.dumps(analysis, indent=2), "scene-analysis.json")
 
 
-def overlay_file(analysis: dict, photo: str, selected: int, opacity: float | None, shown: list | None) -> dict:
+def overlay_file(state: PanelState, selected: int, opacity: object, shown: object) -> dict:
     """The photo with the selected heatmap blended as on screen, as a PNG (at display size)."""
     alpha = heat_style(opacity, shown).get("opacity", 0.0)
-    grid = np.asarray(analysis["cams"][selected]["grid"], dtype=np.float32)
-    overlay = cam.render_overlay(image_of_data_uri(photo), grid, alpha=alpha, max_side=None)
-    return dcc.send_bytes(cam.png_bytes(overlay), f"scene-heatmap-{analysis['cams'][selected]['index']}.png")
+    chosen = state.analysis["cams"][selected]
+    grid = np.asarray(chosen["grid"], dtype=np.float32)
+    overlay = cam.render_overlay(state.picture(), grid, alpha=alpha, max_side=None)
+    return dcc.send_bytes(cam.png_bytes(overlay), f"scene-heatmap-{chosen['index']}.png")
+
+
+@dataclass(frozen=True)
+class PanelInputs:
+    """What the browser sent with an action: every field is checked where it is used."""
+
+    upload: object = None
+    url: object = None
+    key: object = None
+    selected: object = None
+    opacity: object = None
+    shown: object = None
+    bar_count: int = 0
+
+
+def act(trigger: str | dict, inputs: PanelInputs, *, client: str | None = None) -> dict[str, object]:
+    """What one visitor action changes on the page, by output name (see `OUTPUTS`).
+
+    A new photo is analysed; a click on a scene bar re-renders its heatmap; "Download overlay PNG"
+    renders the PNG. Each takes one slot of the visitor's allowance, after the cheap checks of what
+    the browser sent and before any work.
+    """
+    try:
+        if inputs.bar_count != settings.SCENEWEB_TOP_K:
+            raise PanelRefused("The page is out of date; please reload it.")
+        if trigger == "get-png":
+            state = load_state(inputs.key)
+            selected = scene_index(inputs.selected, state)
+            take_slot(client)
+            return {"png": overlay_file(state, selected, inputs.opacity, inputs.shown), "error": ""}
+        if isinstance(trigger, dict) and trigger.get("type") == "scene-bar":
+            state = load_state(inputs.key)
+            selected = scene_index(trigger.get("index"), state)
+            take_slot(client)
+            return {**heat_changes(heat_view(state, state.picture(), selected)), "error": ""}
+    except SceneWebError as exc:
+        return {"error": exc.message}
+    outcome = analyse_source(trigger, inputs.upload, inputs.url, client=client)
+    if outcome.state is None:
+        return {"error": outcome.error, "status": outcome.status}
+    shown = present(outcome.state)
+    padding = [None] * (settings.SCENEWEB_TOP_K - len(shown.bars))  # fewer scenes than slots: blank the rest
+    return {
+        **heat_changes(shown.view),
+        "key": outcome.key,
+        "photo": data_uri(outcome.state.photo, "image/jpeg"),
+        "error": "",
+        "status": outcome.status,
+        "bars": shown.bars + padding,
+        "io": shown.io,
+        "attributes": shown.attributes,
+        "custom": shown.custom,
+        "timing": shown.timing,
+        "results_class": "sw-results",
+    }
+
+
+def heat_changes(view: HeatView) -> dict[str, object]:
+    unused = ["sw-bar is-unused"] * (settings.SCENEWEB_TOP_K - len(view.bar_classes))
+    return {
+        "bar_classes": view.bar_classes + unused,
+        "heat": view.heat,
+        "caption": view.caption,
+        "selected": view.selected,
+    }
 
 
 # -- layout -----------------------------------------------------------------------------------
@@ -404,8 +553,7 @@ def layout() -> html.Div:
         [
             inputs_section(),
             results_section(),
-            dcc.Store(id="analysis"),
-            dcc.Store(id="photo-store"),
+            dcc.Store(id="panel-state"),  # the key to the analysis kept on the server, nothing more
             dcc.Store(id="selected", data=0),
         ],
         className="sw-panel",
@@ -420,73 +568,60 @@ app.layout = layout
 
 def trigger_of(callback_context) -> str | dict:
     """The id of the input that fired (a dict for pattern-matching ids such as a sample button)."""
-    fired = [t for t in callback_context.triggered if t.get("value")]
-    if not fired:
+    fired = [t for t in callback_context.triggered if isinstance(t, dict) and t.get("value")]
+    if not fired or not isinstance(fired[0].get("prop_id"), str):
         raise PreventUpdate
     component = fired[0]["prop_id"].rsplit(".", 1)[0]
-    return json.loads(component) if component.startswith("{") else component
+    if not component.startswith("{"):
+        return component
+    try:
+        return json.loads(component)
+    except ValueError:
+        raise PreventUpdate from None
+
+
+# The outputs of `on_action`, in order, by the names `act` uses; the two bar lists are per bar.
+OUTPUTS = {
+    "key": Output("panel-state", "data"),
+    "photo": Output("photo", "src"),
+    "error": Output("error", "children"),
+    "status": Output("status", "children"),
+    "bars": Output({"type": "scene-bar", "index": ALL}, "children"),
+    "bar_classes": Output({"type": "scene-bar", "index": ALL}, "className"),
+    "heat": Output("heat", "src"),
+    "caption": Output("heat-caption", "children"),
+    "selected": Output("selected", "data"),
+    "io": Output("io", "children"),
+    "attributes": Output("attributes", "children"),
+    "custom": Output("custom", "children"),
+    "timing": Output("timing", "children"),
+    "results_class": Output("results", "className"),
+    "png": Output("png-file", "data"),
+}
+PER_BAR = {"bars", "bar_classes"}
 
 
 @app.callback(
-    Output("analysis", "data"),
-    Output("photo-store", "data"),
-    Output("error", "children"),
-    Output("status", "children"),
+    *OUTPUTS.values(),
     Input("upload", "contents"),
     Input("url-go", "n_clicks"),
     Input("url", "n_submit"),
     Input({"type": "sample", "name": ALL}, "n_clicks"),
-    State("url", "value"),
-    prevent_initial_call=True,
-)
-def on_photo(upload, _go, _enter, _samples, url, callback_context, request):
-    outcome = analyse_source(trigger_of(callback_context), upload, url, client=client_address(request))
-    if outcome.analysis is None:
-        return no_update, no_update, outcome.error, outcome.status
-    return outcome.analysis, outcome.photo, "", outcome.status
-
-
-@app.callback(
-    Output({"type": "scene-bar", "index": ALL}, "children"),
-    Output({"type": "scene-bar", "index": ALL}, "className"),
-    Output("heat", "src"),
-    Output("heat-caption", "children"),
-    Output("selected", "data"),
-    Output("io", "children"),
-    Output("attributes", "children"),
-    Output("custom", "children"),
-    Output("timing", "children"),
-    Output("results", "className"),
-    Input("analysis", "data"),
     Input({"type": "scene-bar", "index": ALL}, "n_clicks"),
-    State("photo-store", "data"),
+    Input("get-png", "n_clicks"),
+    State("url", "value"),
+    State("panel-state", "data"),
+    State("selected", "data"),
+    State("opacity", "value"),
+    State("heat-on", "value"),
     prevent_initial_call=True,
 )
-def on_analysis(analysis, _bars, photo, callback_context):
-    if not analysis or not photo:
-        raise PreventUpdate
-    trigger = trigger_of(callback_context)
-    shown = present(analysis, photo, trigger["index"] if isinstance(trigger, dict) else 0)
-    padding = [None] * (len(_bars) - len(shown.bars))  # fewer scenes than slots: blank the rest
-    classes = shown.bar_classes + ["sw-bar is-unused"] * len(padding)
-    return (
-        shown.bars + padding,
-        classes,
-        shown.heat,
-        shown.caption,
-        shown.selected,
-        shown.io,
-        shown.attributes,
-        shown.custom,
-        shown.timing,
-        "sw-results",
-    )
-
-
-# The photo is already in the browser: showing it needs no round trip.
-app.clientside_callback(
-    "function (photo) { return photo || ''; }", Output("photo", "src"), Input("photo-store", "data")
-)
+def on_action(upload, _go, _enter, _samples, bars, _png, url, key, selected, opacity, shown, callback_context, request):
+    """Every action that costs work goes through here, so each takes its slot in one place."""
+    bar_count = len(bars) if isinstance(bars, list) else 0
+    inputs = PanelInputs(upload, url, key, selected, opacity, shown, bar_count)
+    changes = act(trigger_of(callback_context), inputs, client=client_address(request))
+    return tuple(changes.get(name, [no_update] * bar_count if name in PER_BAR else no_update) for name in OUTPUTS)
 
 
 @app.callback(Output("heat", "style"), Input("opacity", "value"), Input("heat-on", "value"))
@@ -495,25 +630,11 @@ def on_heat_controls(opacity, shown):
 
 
 @app.callback(
-    Output("json-file", "data"), Input("get-json", "n_clicks"), State("analysis", "data"), prevent_initial_call=True
+    Output("json-file", "data"), Input("get-json", "n_clicks"), State("panel-state", "data"), prevent_initial_call=True
 )
-def on_json_download(_clicks, analysis):
-    if not analysis:
-        raise PreventUpdate
-    return json_file(analysis)
-
-
-@app.callback(
-    Output("png-file", "data"),
-    Input("get-png", "n_clicks"),
-    State("analysis", "data"),
-    State("photo-store", "data"),
-    State("selected", "data"),
-    State("opacity", "value"),
-    State("heat-on", "value"),
-    prevent_initial_call=True,
-)
-def on_png_download(_clicks, analysis, photo, selected, opacity, shown):
-    if not analysis or not photo:
-        raise PreventUpdate
-    return overlay_file(analysis, photo, selected or 0, opacity, shown)
+def on_json_download(_clicks, key):
+    """The stored analysis as it is (no rendering, so no slot); an unknown or expired key sends nothing."""
+    try:
+        return json_file(load_state(key).analysis)
+    except PanelRefused:
+        raise PreventUpdate from None

@@ -1,11 +1,32 @@
 from django.urls import include, path
+from django_plotly_dash import urls as dash_urls
+from django_plotly_dash.app_name import app_name as dash_namespace
 
 from classifier import dash_app, views  # noqa: F401  (dash_app registers the panel before a template embeds it)
+
+
+def panel_patterns() -> list:
+    """django-plotly-dash's routes for a stateless app (what `plotly_direct` uses), and no others.
+
+    Left out: the ORM-backed app instances, the `initial` argument caches, `_dash-routes` (not
+    implemented) and `add_stateless_apps` (a GET that writes to the database and redirects to an
+    admin this site does not have). The update endpoint is ours (`views.panel_update`); the rest
+    answer GET only, for the one panel this site serves.
+    """
+    patterns = []
+    for pattern in dash_urls.urlpatterns:
+        name = pattern.name or ""
+        if not name.startswith("app-") or name.endswith("--args") or name == "app-routes":
+            continue
+        view = views.panel_update if name == "app-update-component" else views.panel_view(pattern.callback)
+        patterns.append(path(str(pattern.pattern), view, pattern.default_args, name=name))
+    return patterns
+
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("api/analyze", views.analyze, name="analyze"),
     path("api/health", views.health, name="health"),
     path("samples/<str:name>/thumbnail.jpg", views.sample_thumbnail, name="sample-thumbnail"),
-    path("django_plotly_dash/", include("django_plotly_dash.urls")),
+    path("django_plotly_dash/", include((panel_patterns(), dash_namespace))),
 ]

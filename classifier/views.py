@@ -1,4 +1,4 @@
-"""HTTP: the page, the JSON API and the gallery thumbnails.
+"""HTTP: the page, the JSON API, the gallery thumbnails and the door to the Dash panel.
 
 Views validate, call the engine, answer. Every `SceneWebError` becomes a JSON answer in one
 place (`error_response`); nothing else reaches a client, least of all a traceback.
@@ -7,17 +7,22 @@ place (`error_response`); nothing else reaches a client, least of all a tracebac
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import time
 from collections.abc import Callable
 from functools import wraps
 from importlib.metadata import version
 
+from dash.exceptions import DashException
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.views import csrf as csrf_views
 from django.views import defaults
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django_plotly_dash import views as dash_views
 
 from classifier import sources
 from classifier.apps import PROCESS_STARTED
@@ -26,6 +31,8 @@ from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
 from classifier.runtime import get_analyzer, image_limits
 from classifier.security import RateLimited, log_refusal, rate_limited
+
+logger = logging.getLogger("sceneweb.panel")
 
 FALSE_WORDS = {"0", "false", "no", "off"}
 VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-dash", "pillow")
@@ -40,11 +47,11 @@ def error_response(request: HttpRequest, exc: SceneWebError) -> JsonResponse:
     return response
 
 
-def api_view(*methods: str) -> Callable:
-    """JSON endpoints: only `methods`, no CSRF cookie needed (no session state is used), errors as JSON."""
+def api_view(*methods: str, csrf: bool = False) -> Callable:
+    """JSON endpoints: only `methods`, errors as JSON; no CSRF token needed (the API uses no session
+    or cookie) unless `csrf`, for endpoints only this site's own page calls."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @csrf_exempt
         @wraps(view)
         def answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
@@ -56,7 +63,7 @@ def api_view(*methods: str) -> Callable:
             except SceneWebError as exc:
                 return error_response(request, exc)
 
-        return answer
+        return answer if csrf else csrf_exempt(answer)
 
     return decorate
 
@@ -119,21 +126,29 @@ def analyze(request: HttpRequest) -> JsonResponse:
 
 @api_view("GET", "HEAD")
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when the models are loaded (what a load balancer should ask); 503 with the reason when not."""
+    """200 when the models are loaded (what a load balancer should ask); 503 with the reason when not.
+
+    Anyone may ask, so the answer names the served models and nothing an attacker could match
+    against a list of vulnerable releases; SCENEWEB_HEALTH_DETAILS adds versions and uptime."""
     analyzer = get_analyzer()
-    return JsonResponse(
-        {
-            "status": "ok",
-            "models": analyzer.models,
+    models = analyzer.models
+    answer = {
+        "status": "ok",
+        "models": {"scene": models["scene"]["name"], "attributes": (models["attributes"] or {}).get("name")},
+    }
+    if settings.SCENEWEB_HEALTH_DETAILS:
+        answer |= {
+            "models": models,
             "versions": {"python": platform.python_version(), **{name: version(name) for name in VERSIONED_PACKAGES}},
             "uptime_s": round(time.monotonic() - PROCESS_STARTED, 1),
         }
-    )
+    return JsonResponse(answer)
 
 
 # -- the page ----------------------------------------------------------------------------------
 
 
+@ensure_csrf_cookie  # the panel's renderer sends it back with every update (settings.CSRF_COOKIE_NAME)
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "index.html")
 
@@ -145,15 +160,99 @@ def sample_thumbnail(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+# -- the panel's endpoints (django-plotly-dash), behind the same checks as the API ---------------
+
+
+class PanelRequestRefused(SceneWebError):
+    code = "panel_request_invalid"
+
+
+def panel_app(ident: str) -> None:
+    from classifier.dash_app import APP_NAME  # it imports this module's neighbours; loaded by urls.py
+
+    if ident != APP_NAME:
+        raise SceneWebError(f"There is no panel called {ident[:40]!r}.", code="not_found", status=404)
+
+
+def panel_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """django-plotly-dash's read-only views (layout, dependencies, scripts) for our one app, GET only."""
+
+    @api_view("GET", "HEAD")
+    @wraps(view)
+    def guarded(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
+        panel_app(ident)
+        return view(request, ident, **kwargs)
+
+    return guarded
+
+
+def well_formed_update(body: object) -> bool:
+    """The shape Dash's renderer sends: the output id, and inputs and states as {id, property, value}
+    (a list of them for pattern-matching ids). The values are the callbacks' business."""
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return False
+    for field in ("inputs", "state"):
+        entries = body.get(field, [])
+        if not isinstance(entries, list):
+            return False
+        for entry in entries:
+            items = entry if isinstance(entry, list) else [entry]
+            if not all(isinstance(i, dict) and "id" in i and isinstance(i.get("property"), str) for i in items):
+                return False
+    changed = body.get("changedPropIds", [])
+    return isinstance(changed, list) and all(isinstance(c, str) for c in changed)
+
+
+@api_view("POST", csrf=True)
+def panel_update(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
+    """The panel's callbacks. Unlike django-plotly-dash's own route this one is not CSRF-exempt (the
+    renderer sends the token; see settings.CSRF_COOKIE_NAME) and takes only JSON, so another site
+    can neither post a form here nor send a "simple" text/plain request without a preflight."""
+    if request.content_type != "application/json":
+        raise SceneWebError(
+            "The panel's updates are JSON (Content-Type: application/json).", code="json_required", status=415
+        )
+    panel_app(ident)
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise SceneWebError("The request body is not valid JSON.", code="bad_json") from None
+    if not well_formed_update(body):
+        raise PanelRequestRefused("This is not a panel update the page would send; please reload the page.")
+    try:
+        return dash_views.update(request, ident, stateless=True)
+    except (DashException, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        logger.warning("panel update refused: %s: %s", type(exc).__name__, str(exc)[:200].encode("unicode_escape"))
+        raise PanelRequestRefused("The panel could not act on this request; please reload the page.") from None
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's CSRF refusal, in the API's words for the panel and the API; its own page elsewhere."""
+    if request.path.startswith(JSON_PATHS):
+        return error_response(
+            request,
+            SceneWebError(
+                "This request did not come from this site's page (missing or stale security token); "
+                "reload the page and try again.",
+                code="csrf_failed",
+                status=403,
+            ),
+        )
+    return csrf_views.csrf_failure(request, reason)
+
+
+JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PATHS):
         return JsonResponse({"error": f"There is nothing at {request.path}.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Unexpected failures: logged by Django with the traceback; the client gets only plain words."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PATHS):
         return JsonResponse(
             {"error": "Something went wrong on our side; please try again.", "code": "internal"}, status=500
         )

@@ -40,7 +40,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "classifier.security.PanelFramesSameOrigin",  # the Dash panel's iframe, and nothing else, may be framed
+    "classifier.security.ContentSecurityPolicy",
     "django_plotly_dash.middleware.BaseMiddleware",  # puts the panel's scripts into the page
+    "classifier.checks.StaticFilesNotCollected",  # no DEBUG, no collectstatic: a 503 naming the step, not a 500
 ]
 
 ROOT_URLCONF = "sceneweb.urls"
@@ -92,7 +94,8 @@ USE_TZ = True
 SCENEWEB_MODELS_DIR = env_path("SCENEWEB_MODELS_DIR", Path("models"), base=BASE_DIR)
 SCENEWEB_SAMPLES_DIR = env_path("SCENEWEB_SAMPLES_DIR", Path("models/samples"), base=BASE_DIR)
 SCENEWEB_SCENE_MODEL = env_str("SCENEWEB_SCENE_MODEL", "resnet18")  # checked against the registry in apps.py
-SCENEWEB_ATTRIBUTES_SOURCE = env_str("SCENEWEB_ATTRIBUTES_SOURCE", "densenet201")
+SCENEWEB_ATTRIBUTES_SOURCE = env_str("SCENEWEB_ATTRIBUTES_SOURCE", "auto")  # trained head if installed, else matrix
+SCENEWEB_MODELS_MIRROR = env_str("SCENEWEB_MODELS_MIRROR", "")  # fetch_models tries BASE/filename first
 SCENEWEB_CUSTOM_MODELS = env_list("SCENEWEB_CUSTOM_MODELS", [])  # finetune checkpoints, relative to the models dir
 SCENEWEB_MAX_UPLOAD_MB = env_int("SCENEWEB_MAX_UPLOAD_MB", 10, minimum=1)
 SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
@@ -101,6 +104,7 @@ SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # 
 SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
 SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
+SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
 # Off: on a quiet CPU one network after the other on all cores is faster (bench/analyze.py);
@@ -116,10 +120,17 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
-    # Only behind a proxy that sets this header itself: a client could otherwise claim https,
-    # and the client address becomes the proxy's X-Forwarded-For entry (see classifier/security.py).
+    # Only behind a proxy that sets this header itself: a client could otherwise claim https.
+    # (Whose X-Forwarded-For is believed is SCENEWEB_TRUSTED_PROXIES, below.)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies whose X-Forwarded-For is believed (addresses or CIDRs); from anyone else the header is
+# ignored and the client is the connecting address (classifier.security.client_address).
+SCENEWEB_TRUSTED_PROXIES = env_list("SCENEWEB_TRUSTED_PROXIES", [])
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Dash's renderer sends the cookie `_csrf_token` back as X-CSRFToken: under that name Django's own
+# CSRF check covers the panel's update endpoint (classifier/urls.py) with no change to the renderer.
+CSRF_COOKIE_NAME = "_csrf_token"
+CSRF_FAILURE_VIEW = "classifier.views.csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifier.security.PanelFramesSameOrigin)
 # Bodies larger than an image of the upload limit can come in get a 413 before Django reads them
@@ -127,6 +138,20 @@ X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifi
 # plus room for the multipart or JSON envelope. Uploads stay in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = FILE_UPLOAD_MAX_MEMORY_SIZE * 4 // 3 + 64 * 1024
+
+# Rate-limit counters and the panel's analyses must be seen by every worker: Redis when a URL is
+# given, otherwise a SQLite-backed cache on local disk (diskcache: atomic increments across processes).
+CACHE_URL = env_str("SCENEWEB_CACHE_URL", "") or env_str("REDIS_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "diskcache.DjangoCache",
+            "LOCATION": str(env_path("SCENEWEB_CACHE_DIR", Path("cache"), base=BASE_DIR)),
+            "OPTIONS": {"size_limit": 2**30},  # oldest entries are culled past 1 GB
+        }
+    }
 
 LOGGING = {
     "version": 1,

@@ -88,8 +88,28 @@ def attribute_checkpoint_file(tmp_path_factory, labels_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def matrix_release_dir(tmp_path_factory, release_dir) -> Path:
+    """`release_dir` plus what `fetch_models` adds for the attributes: WideResNet-18 and CSAIL's matrix."""
+    from tests.engine.conftest import write_matrix_files
+
+    folder = tmp_path_factory.mktemp("matrix_release")
+    for item in release_dir.iterdir():
+        shutil.copyfile(item, folder / item.name)
+    return write_matrix_files(folder)
+
+
+@pytest.fixture(scope="session")
+def fresh_models_dir(tmp_path_factory, matrix_release_dir) -> Path:
+    """What `fetch_models` leaves on a fresh install: the scene files and the attribute matrix, no trained head."""
+    folder = tmp_path_factory.mktemp("fresh_models")
+    for name in (*assets.DEFAULT_ASSETS, *assets.ATTRIBUTE_MATRIX_ASSETS):
+        assets.install_from_dir(name, folder, matrix_release_dir)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def models_dir(tmp_path_factory, release_dir) -> Path:
-    """An installed models folder without the attribute head (the state of a fresh install)."""
+    """An installed models folder without any attribute model (the state before the matrix was installed)."""
     folder = tmp_path_factory.mktemp("models")
     for name in assets.DEFAULT_ASSETS:
         assets.install_from_dir(name, folder, release_dir)

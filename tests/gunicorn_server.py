@@ -105,6 +105,7 @@ def running_gunicorn(
         settings["SCENEWEB_THREADS"] = str(threads)
     log_dir = Path(tempfile.mkdtemp(prefix="sceneweb-gunicorn-"))
     log_path = log_dir / "gunicorn.log"
+    settings.setdefault("SCENEWEB_CACHE_DIR", str(log_dir / "cache"))  # its workers' shared cache, nobody else's
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "sceneweb/gunicorn.py"],

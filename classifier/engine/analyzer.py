@@ -3,10 +3,15 @@
 The photo is preprocessed once; the scene network runs once and yields both the logits and
 the feature map for the heatmaps; the attribute network (if installed) reads the same tensor.
 Models are loaded once and only read afterwards, so one analyzer serves many threads.
+
+SUN attributes come from the trained DenseNet-201 head when it is installed, else from CSAIL's
+linear matrix over WideResNet-18 features (installed by `fetch_models`); `models.attributes`
+says which, and what its scores mean (probabilities, or raw linear responses).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager
@@ -122,6 +127,12 @@ class SceneAnalyzer:
             self.attribute_model = acceleration.accelerate_attributes(
                 self.attribute_model, inference, spec.input_size, calibration
             )
+        separate_linear = isinstance(self.attribute_model, linear_attributes.LinearAttributeModel) and (
+            not self.attributes_share_scene_pass
+        )
+        if separate_linear:  # its own WideResNet-18 pass, prepared like the scene network
+            net = acceleration.accelerate_scene_net(self.attribute_model.net, inference, spec.input_size, calibration)
+            self.attribute_model = dataclasses.replace(self.attribute_model, net=net)
         self._pool = acceleration.PerProcessPool(2) if inference.parallel else None
 
     @classmethod
@@ -130,13 +141,14 @@ class SceneAnalyzer:
         models_dir: Path,
         *,
         scene_model: str = "resnet18",
-        attributes_source: str = "densenet201",
+        attributes_source: str = "auto",
         custom_models: Sequence[str | Path] = (),
         **options,
     ) -> SceneAnalyzer:
         """Load everything from the models folder; the attribute model is optional.
 
-        `attributes_source` is "densenet201" (the trained head) or "wideresnet18" (CSAIL's linear matrix).
+        `attributes_source` is "auto" (the trained head if installed, else CSAIL's linear matrix),
+        "densenet201" (the trained head only) or "wideresnet18" (the matrix only).
         `custom_models` are fine-tuned checkpoints, relative to the models folder or absolute.
         """
         models_dir = Path(models_dir)
@@ -151,8 +163,14 @@ class SceneAnalyzer:
         )
         attribute_model, note = None, None
         attribute_path = models_dir / ATTRIBUTE_FILENAME
-        if attributes_source == "wideresnet18":
+        if linear_attributes.choose_attribute_source(models_dir, attributes_source) == "wideresnet18":
             attribute_model, note = linear_attributes.from_models_dir(models_dir, scene_model, scene_net)
+            if attribute_model is None and attributes_source == "auto":
+                note = (
+                    "No SUN-attribute model is installed. Run `python manage.py fetch_models`: it installs "
+                    "CSAIL's WideResNet-18 attribute matrix (W_sceneattribute_wideresnet18.npy and "
+                    f"wideresnet18_places365.pth.tar); or {TRAIN_HINT}."
+                )
         elif attribute_path.is_file():
             attribute_model = load_attribute_model(attribute_path)
         else:
@@ -173,6 +191,9 @@ class SceneAnalyzer:
         if self.attribute_model is not None:
             info["attributes"] = {
                 "name": self.attribute_model.name,
+                "source": self.attribute_model.source,
+                "scores": self.attribute_model.score_meaning,
+                "description": self.attribute_model.description,
                 "attributes": len(self.attribute_model.names),
                 "metrics": self.attribute_model.metrics,
             }

@@ -54,6 +54,9 @@ class AttributeModel:
     names: tuple[str, ...]
     metrics: dict = field(default_factory=dict)
     name: ClassVar[str] = ARCHITECTURE
+    source: ClassVar[str] = ARCHITECTURE
+    score_meaning: ClassVar[str] = "probabilities (one sigmoid per attribute, 0 to 1)"
+    description: ClassVar[str] = "the DenseNet-201 head trained on the SUN Attribute Database"
 
     def scores(self, batch: torch.Tensor) -> torch.Tensor:
         """Independent sigmoid per attribute (multi-label), shape (N, attributes)."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from classifier.engine.errors import ImageRejected
 
@@ -39,6 +41,23 @@ NOT_IMAGE_SIGNATURES = (
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
 )
+EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+QUARTER_TURNS = {
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+}
+STRIP_PIXELS = 1 << 20
+"""Source pixels converted to RGB at a time while shrinking: bounds the temporaries to a few MB."""
 MARKUP_WORDS = ((b"<svg", "an SVG drawing"), (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"))
 
 
@@ -47,7 +66,8 @@ class ImageLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 50_000_000
     working_max_side: int = 1024
-    """Larger photos are downscaled while decoding: the networks see 224 px anyway."""
+    """Larger photos are downscaled while decoding: the networks see 224 px and the heatmap
+    overlay at most 512 px (`cam.render_overlay`); 1024 leaves a margin over both."""
 
 
 @dataclass(frozen=True)
@@ -129,26 +149,80 @@ def _check_header(image: Image.Image, limits: ImageLimits) -> None:
         raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb", status=413)
 
 
-def _oriented_size(image: Image.Image) -> tuple[int, int]:
-    """The size after EXIF orientation (tags 5-8 turn the picture a quarter)."""
-    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+def _orientation(image: Image.Image) -> Image.Transpose | None:
+    """The turn or flip the EXIF orientation tag asks for (the mapping of `ImageOps.exif_transpose`)."""
+    return EXIF_TRANSPOSE.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+
+
+def _oriented_size(size: tuple[int, int], turn: Image.Transpose | None) -> tuple[int, int]:
+    """The size after EXIF orientation (5-8 turn the picture a quarter)."""
+    return size[::-1] if turn in QUARTER_TURNS else size
+
+
+def working_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled to fit ``max_side`` (never enlarged), keeping the aspect ratio."""
+    width, height = size
+    if max(width, height) <= max_side:
+        return size
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _rgb_converter(image: Image.Image) -> Callable[[Image.Image], Image.Image]:
+    """How to turn this image's pixels (any strip of them) into RGB on white: 16-bit and integer
+    grey scaled to 8 bits, transparency composited. Decided once for the whole image, so every
+    strip is scaled alike."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        _, high = image.getextrema()
+        peak = 65535 if image.mode.startswith("I;16") or high > 255 else 255
+        return partial(_scaled_grey, peak=peak)
+    if image.mode in ("P", "RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        return _on_white
+    if image.mode == "RGB":
+        return _as_is
+    return partial(Image.Image.convert, mode="RGB")
+
+
+def _as_is(strip: Image.Image) -> Image.Image:
+    return strip
+
+
+def _scaled_grey(strip: Image.Image, *, peak: int) -> Image.Image:
+    """Integer maths on one strip: v * 255 // peak, the 8-bit value a 16-bit (or int) grey level maps to."""
+    levels = np.clip(np.asarray(strip), 0, peak).astype(np.uint32)
+    return Image.fromarray((levels * 255 // peak).astype(np.uint8)).convert("RGB")
+
+
+def _on_white(strip: Image.Image) -> Image.Image:
+    rgba = strip.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+
+
+def shrink_to_rgb(image: Image.Image, max_side: int) -> Image.Image:
+    """A loaded image as RGB of at most ``max_side`` pixels, in bounded memory.
+
+    The old way (whole image to RGB, then `thumbnail`) cost over 1.2 GB for a 7000x7000 16-bit
+    PNG: float64 arrays and several full-size RGBA copies. Here the image is taken a strip of
+    rows at a time: each strip is converted to RGB and box-averaged by the whole factor that
+    `thumbnail` would reduce by (Pillow's ``reducing_gap=2``), then the small result is resized
+    like `thumbnail` does. The only full-size buffer is the decoded image itself.
+    """
     width, height = image.size
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB on white: transparency composited, 16-bit and CMYK scaled and converted properly."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(array / peak * 255.0, 0, 255).astype(np.uint8), mode="L")
-    if image.mode == "P" or "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    final = working_size(image.size, max_side)
+    factor = (max(1, width // (2 * final[0])), max(1, height // (2 * final[1])))
+    to_rgb = _rgb_converter(image)
+    if to_rgb is _as_is:  # already RGB: reduced whole, or not copied at all
+        shrunk = image.reduce(factor) if factor != (1, 1) else image
+    else:
+        rows = factor[1] * max(1, STRIP_PIXELS // (width * factor[1]))
+        shrunk = Image.new("RGB", (-(-width // factor[0]), -(-height // factor[1])))
+        for top in range(0, height, rows):
+            strip = to_rgb(image.crop((0, top, width, min(height, top + rows))))
+            shrunk.paste(strip.reduce(factor) if factor != (1, 1) else strip, (0, top // factor[1]))
+    if shrunk.size == final:
+        return image.copy() if shrunk is image else shrunk  # a plain image, not tied to the file's bytes
+    # The box leaves out what the last, partial block of the reduction adds, as `thumbnail` does.
+    return shrunk.resize(final, Image.Resampling.BILINEAR, box=(0, 0, width / factor[0], height / factor[1]))
 
 
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedImage:
@@ -163,14 +237,15 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIma
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         _check_header(image, limits)
         image_format = image.format or "unknown"
-        original_size = _oriented_size(image)
+        turn = _orientation(image)
+        original_size = _oriented_size(image.size, turn)
         image.seek(0)
         # JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the working size.
         image.draft(None, (limits.working_max_side, limits.working_max_side))
         image.load()
-        image = ImageOps.exif_transpose(image) or image
-        image = _to_rgb(image)
-        image.thumbnail((limits.working_max_side, limits.working_max_side), Image.Resampling.BILINEAR)
+        image = shrink_to_rgb(image, limits.working_max_side)
+        if turn is not None:
+            image = image.transpose(turn)
     except ImageRejected:
         raise
     except Image.DecompressionBombError:

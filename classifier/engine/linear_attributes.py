@@ -3,8 +3,10 @@
 The unified Places365 demo scores the 102 SUN attributes as `W @ pooled`, where `pooled` is
 WideResNet-18's 512-d global-average-pooled layer4 output and W (102 x 512) is
 `W_sceneattribute_wideresnet18.npy`. It needs no training, unlike the DenseNet-201 head, at
-the cost of accuracy; `SCENEWEB_ATTRIBUTES_SOURCE=wideresnet18` selects it. The scores are the
-raw linear responses (ranked as the demo ranks them), not probabilities.
+the cost of accuracy, and both files are public: `fetch_models` installs them, so a fresh
+install lists attributes from day one. With SCENEWEB_ATTRIBUTES_SOURCE at its default (`auto`)
+a trained DenseNet-201 head wins when it is installed; `wideresnet18` forces the matrix. The
+scores are the raw linear responses (ranked as the demo ranks them), not probabilities.
 """
 
 from __future__ import annotations
@@ -19,9 +21,20 @@ import torch
 from classifier.engine.errors import ModelFileError
 from classifier.engine.places import SceneNet
 
-ATTRIBUTE_SOURCES = ("densenet201", "wideresnet18")
+ATTRIBUTE_SOURCES = ("auto", "densenet201", "wideresnet18")
 MATRIX_SHAPE = (102, 512)
 REINSTALL_HINT = "run `python manage.py fetch_models --model wideresnet18`"
+
+
+def choose_attribute_source(models_dir: Path, requested: str = "auto") -> str:
+    """ "densenet201" or "wideresnet18": with `auto`, the trained head when its file is there, else the matrix."""
+    from classifier.engine.attributes import ATTRIBUTE_FILENAME
+
+    if requested not in ATTRIBUTE_SOURCES:
+        raise ValueError(f"Unknown attribute source {requested!r}; choose one of {', '.join(ATTRIBUTE_SOURCES)}")
+    if requested != "auto":
+        return requested
+    return "densenet201" if (Path(models_dir) / ATTRIBUTE_FILENAME).is_file() else "wideresnet18"
 
 
 def read_attribute_matrix(path: Path) -> np.ndarray:
@@ -51,14 +64,19 @@ class LinearAttributeModel:
     names: tuple[str, ...]
     metrics: dict = field(default_factory=dict)
     name: ClassVar[str] = "wideresnet18"
+    source: ClassVar[str] = "wideresnet18-linear"
+    score_meaning: ClassVar[str] = "raw linear responses, not probabilities (compare them only with each other)"
+    description: ClassVar[str] = "CSAIL's linear SUN-attribute matrix over WideResNet-18 features (official demo)"
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (len(self.names), MATRIX_SHAPE[1]):
             raise ValueError(f"matrix {tuple(self.matrix.shape)} does not fit {len(self.names)} attribute names")
 
     def scores(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, attributes) linear responses of the pooled layer4 features."""
-        return self.scores_from_features(self.net.features(batch))
+        """(N, attributes) linear responses of the pooled layer4 features (through the net's forward
+        pass, so an accelerated net serves it; its 365 logits cost one small matrix product)."""
+        _, features = self.net(batch)
+        return self.scores_from_features(features)
 
     def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Scores from a layer4 map the scene pass already computed (when the scene net is this net)."""

@@ -33,7 +33,7 @@ from classifier.engine.errors import DatasetError, SceneWebError
 from classifier.engine.places import SCENE_MODELS, load_scene_net, migrate_state_dict
 from classifier.training.attribute_training import cpu_threads, pick_device
 from classifier.training.augment import Augmentation, normalise
-from classifier.training.feature_cache import cache_key, cached_features
+from classifier.training.feature_cache import DEFAULT_CACHE_DIR, cache_key, cached_features
 from classifier.training.folders import DEFAULT_RATIOS, PARTS, Pixels, Split, load_or_make_split, preload, scan_classes
 from classifier.training.pretrained import imagenet_net
 from classifier.training.reports import classifier_report, format_report, write_report_files
@@ -472,7 +472,7 @@ def finetune(
 ) -> dict:
     """Train on `data_dir`, write the best model and its report into `out_dir`; returns the report."""
     files = OutputFiles(Path(out_dir))
-    cache_dir = Path(cache_dir or Path.home() / ".cache" / "sceneweb" / "features")
+    cache_dir = Path(cache_dir or DEFAULT_CACHE_DIR)
     name = options.name or files.folder.resolve().name
     with cpu_threads(options.threads):
         device = pick_device(options.device)

@@ -1,12 +1,16 @@
 """The SUN Attribute Database as its authors ship it, and the split the project trains on.
 
-The release is three MATLAB files beside an image folder:
+The release is two archives, unpacked side by side: `SUNAttributeDB/` with three MATLAB files,
+and `images/` with the photos (`images/<letter>/<scene>/<file>.jpg`):
 
 - `images.mat`: cell array `images`, one relative path per image (`a/abbey/sun_aaa....jpg`);
 - `attributes.mat`: cell array `attributes`, the 102 attribute names;
 - `attributeLabels_continuous.mat`: `labels_cv`, images x attributes, each value the share of
   the three annotators who saw the attribute (0, 1/3, 2/3 or 1);
 - `images/`: the photos, under the relative paths of `images.mat`.
+
+`--data` may name the folder holding both, or `SUNAttributeDB/` itself; a copy with `images/`
+inside the .mat files' folder is found too.
 
 Every missing or malformed piece is a `DatasetError` that names the file and what was expected,
 because a user who downloaded 14,340 photos wants to know which part to fetch again.
@@ -34,6 +38,7 @@ IMAGES_MAT = "images.mat"
 ATTRIBUTES_MAT = "attributes.mat"
 LABELS_MAT = "attributeLabels_continuous.mat"
 IMAGE_FOLDER = "images"
+RELEASE_FOLDER = "SUNAttributeDB"
 DOWNLOAD_HINT = "download the SUN Attribute Database (https://cs.brown.edu/~gmpatter/sunattributes.html) again"
 
 PRESENCE_THRESHOLD = 0.5
@@ -61,13 +66,17 @@ class SunAttributeFiles:
         labels_mat: Path | None = None,
         image_dir: Path | None = None,
     ) -> SunAttributeFiles:
-        """The release layout under `data`; each piece can be pointed elsewhere."""
+        """The release found from `data` (see the module's docstring); each piece can be pointed elsewhere."""
         data = Path(data)
+        mats = data / RELEASE_FOLDER if not (data / IMAGES_MAT).exists() and (data / RELEASE_FOLDER).is_dir() else data
+        if image_dir is None:
+            places = (mats / IMAGE_FOLDER, mats.parent / IMAGE_FOLDER)
+            image_dir = next((place for place in places if place.is_dir()), places[0])
         return cls(
-            Path(images_mat or data / IMAGES_MAT),
-            Path(attributes_mat or data / ATTRIBUTES_MAT),
-            Path(labels_mat or data / LABELS_MAT),
-            Path(image_dir or data / IMAGE_FOLDER),
+            Path(images_mat or mats / IMAGES_MAT),
+            Path(attributes_mat or mats / ATTRIBUTES_MAT),
+            Path(labels_mat or mats / LABELS_MAT),
+            Path(image_dir),
         )
 
 
@@ -150,7 +159,8 @@ def _check_images_exist(image_dir: Path, paths: Sequence[str]) -> None:
     if not image_dir.is_dir():
         raise DatasetError(
             f"The image folder {image_dir} is missing: expected the photos under the paths of images.mat "
-            f"(e.g. {image_dir / paths[0]}); pass --images DIR if they are elsewhere."
+            f"(e.g. {image_dir / paths[0]}) in {IMAGE_FOLDER}/ beside the .mat files or beside their folder "
+            "(the release's two archives unpacked side by side); pass --images DIR if they are elsewhere."
         )
     missing = [p for p in paths if not (image_dir / p).is_file()]
     if missing:

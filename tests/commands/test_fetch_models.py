@@ -1,9 +1,15 @@
+import dataclasses
+import errno
 import json
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from classifier.engine import assets
+from tests.httpserver import local_server, serve_bytes
 
 
 def run(*args) -> str:
@@ -31,21 +37,104 @@ def test_check_fails_and_says_what_is_missing(tmp_path, use_models):
         run("--check")
 
 
-def test_it_downloads_from_the_public_addresses(tmp_path, use_models, release_dir, monkeypatch):
-    from tests.httpserver import local_server, serve_bytes
+def serve_release(folder: Path) -> dict:
+    return {f"/{item.name}": serve_bytes(item.read_bytes()) for item in folder.iterdir()}
 
-    routes = {
-        f"/{spec.filename}": serve_bytes((release_dir / spec.filename).read_bytes())
-        for spec in map(assets.asset_spec, assets.DEFAULT_ASSETS)
-    }
-    with local_server(routes) as base:
+
+@pytest.fixture
+def public_addresses(monkeypatch):
+    """Point every asset's public addresses at a local server (tests never reach the internet)."""
+
+    def point(base: str) -> None:
         for name, spec in assets.ASSETS.items():
-            monkeypatch.setitem(
-                assets.ASSETS, name, assets.AssetSpec(**{**spec.__dict__, "url": f"{base}/{spec.filename}"})
-            )
+            if spec.urls:
+                monkeypatch.setitem(assets.ASSETS, name, dataclasses.replace(spec, urls=(f"{base}/{spec.filename}",)))
+
+    return point
+
+
+def test_it_downloads_the_scene_files_and_the_attribute_matrix(
+    tmp_path, use_models, matrix_release_dir, public_addresses
+):
+    with local_server(serve_release(matrix_release_dir)) as base:
+        public_addresses(base)
         use_models(tmp_path)
         output = run("--verbosity", "0")
-    assert output.count("fetched") == 4 and output.count("ok ") == 4
+    assert output.count("fetched") == 6 and output.count("ok ") == 5
+    assert f"fetched  W_sceneattribute_wideresnet18.npy from {base}/W_sceneattribute_wideresnet18.npy" in output
+    assert re.search(r"^ok +attributes: matrix +wideresnet18_places365.pth.tar \+ W_sceneattribute", output, re.M)
+    assert "raw linear responses, not probabilities" in output
+
+
+def test_a_broken_mirror_falls_back_to_the_public_addresses(
+    tmp_path, use_models, settings, matrix_release_dir, public_addresses
+):
+    def broken(request):
+        request.send_response(503)
+        request.end_headers()
+
+    mirror_routes = {f"/{item.name}": broken for item in matrix_release_dir.iterdir()}
+    with local_server(mirror_routes) as mirror, local_server(serve_release(matrix_release_dir)) as public:
+        public_addresses(public)
+        settings.SCENEWEB_MODELS_MIRROR = f"{mirror}/"
+        use_models(tmp_path)
+        output = run("--verbosity", "0", "--retries", "1")
+    assert output.count(f"from {public}/") == 6 and mirror not in output
+
+
+def test_a_wrong_hash_stops_the_install_with_a_clear_message(
+    tmp_path, use_models, settings, matrix_release_dir, public_addresses
+):
+    routes = serve_release(matrix_release_dir)
+    routes["/IO_places365.txt"] = serve_bytes((matrix_release_dir / "IO_places365.txt").read_bytes() + b"\n")
+    with local_server(routes) as base:
+        public_addresses(base)
+        use_models(tmp_path)
+        with pytest.raises(CommandError, match=r"IO_places365.txt .* published sha256 is 0a65ceb7.*refused"):
+            run("--verbosity", "0")
+    assert not (tmp_path / "IO_places365.txt").exists()
+
+
+def test_from_a_folder_installs_a_trained_head_found_there(
+    tmp_path, use_models, matrix_release_dir, attribute_checkpoint_file
+):
+    folder = tmp_path / "brought"
+    shutil.copytree(matrix_release_dir, folder)
+    shutil.copyfile(attribute_checkpoint_file, folder / attribute_checkpoint_file.name)
+    use_models(tmp_path / "models")
+    output = run("--from", str(folder))
+    assert f"copied   densenet201_sunattributes.pth from {folder}" in output
+    assert re.search(
+        r"^ok +attributes: trained head +densenet201_sunattributes.pth; scores are probabilities", output, re.M
+    )
+    assert (tmp_path / "models" / "densenet201_sunattributes.pth").is_file()
+
+
+def test_check_lists_the_attribute_source_and_its_state(tmp_path, use_models, models_dir, fresh_models_dir):
+    use_models(models_dir)  # scene files only: attributes are optional, so the check passes and says how to get them
+    output = run("--check")
+    assert re.search(r"^missing +attributes: none +wideresnet18_places365.pth.tar, W_sceneattribute", output, re.M)
+    assert "python manage.py fetch_models" in output and "train_attributes" in output
+    use_models(fresh_models_dir)
+    assert re.search(r"^ok +attributes: matrix ", run("--check"), re.M)
+    broken = tmp_path / "broken"
+    shutil.copytree(fresh_models_dir, broken)
+    (broken / "W_sceneattribute_wideresnet18.npy").write_bytes(b"not numpy")
+    use_models(broken)
+    with pytest.raises(CommandError, match="SUN-attribute files .* broken"):
+        run("--check")
+
+
+def test_a_full_disk_is_a_command_error_naming_the_folder(tmp_path, use_models, release_dir, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(assets.shutil, "copyfile", full)
+    use_models(tmp_path / "models")
+    with pytest.raises(
+        CommandError, match=rf"Cannot write model files into {re.escape(str(tmp_path))}/models: the disk"
+    ):
+        run("--from", str(release_dir))
 
 
 def test_it_installs_sample_photos_from_a_folder(tmp_path, use_models, release_dir, settings, sample_photos):

@@ -96,6 +96,21 @@ def write_keras_h5(
     return path
 
 
+def write_attribute_matrix(folder: Path) -> Path:
+    """CSAIL's 102 x 512 float64 .npy (random values)."""
+    path = folder / assets.asset_spec("wideresnet18_sceneattributes").filename
+    np.save(path, np.random.default_rng(0).normal(size=(102, 512)))
+    return path
+
+
+def write_matrix_files(folder: Path) -> Path:
+    """WideResNet-18's checkpoint and the attribute matrix: what `fetch_models` adds for the attributes."""
+    spec = SCENE_MODELS["wideresnet18"]
+    write_official_checkpoint(folder / assets.asset_spec(spec.weights_asset).filename, spec, seed=4)
+    write_attribute_matrix(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def scene_release_dir(tmp_path_factory, labels_dir) -> Path:
     """Every scene model's files as downloaded: CSAIL .pth.tar, Keras .h5, W matrix, label files."""
@@ -113,7 +128,7 @@ def scene_release_dir(tmp_path_factory, labels_dir) -> Path:
     hybrid = SCENE_MODELS["vgg16_hybrid1365"]
     # Hybrid's conversion path is the same as Places365's; its converted checkpoint saves a second 500 MB .h5.
     torch.save(hybrid.build(hybrid.num_classes).state_dict(), folder / assets.asset_spec(hybrid.weights_asset).filename)
-    np.save(folder / "W_sceneattribute_wideresnet18.npy", np.random.default_rng(0).normal(size=(102, 512)))
+    write_attribute_matrix(folder)
     return folder
 
 

@@ -135,3 +135,64 @@ def test_real_photos_run_end_to_end_into_the_json_shape(full_models_dir, sample_
         assert result["cam"]["png_base64"].startswith("iVBORw0KGgo")  # PNG signature
         assert set(result["timings_ms"]) >= {"decode", "preprocess", "resnet18", "densenet201", "cam", "png", "total"}
         assert result["models"]["scene"]["name"] == "resnet18"
+
+
+# -- where the attributes come from -----------------------------------------------------------
+
+
+def matrix_scores(models_dir, photo: Image.Image) -> torch.Tensor:
+    """The official demo's method by hand, on the eager WideResNet-18: W @ mean-pooled layer4 features."""
+    from classifier.engine import assets
+    from classifier.engine.linear_attributes import read_attribute_matrix
+    from classifier.engine.places import load_scene_net
+
+    spec = scene_model_spec("wideresnet18")
+    net = load_scene_net(spec, assets.asset_path(models_dir, spec.weights_asset), install_hint="")
+    matrix = torch.from_numpy(read_attribute_matrix(models_dir / "W_sceneattribute_wideresnet18.npy")).float()
+    with torch.inference_mode():
+        pooled = net.features(model_input(photo, 224, spec.mean, spec.std)).mean(dim=(2, 3))[0]
+    return matrix @ pooled
+
+
+def test_a_fresh_install_scores_attributes_with_the_wideresnet18_matrix(fresh_models_dir, labels_dir):
+    analyzer = SceneAnalyzer.from_models_dir(fresh_models_dir)  # SCENEWEB_ATTRIBUTES_SOURCE's default: auto
+    photo = Image.new("RGB", (160, 120), (90, 150, 210))
+    analysis = analyzer.analyze(photo, heatmap=False)
+    expected = matrix_scores(fresh_models_dir, photo)
+    values, indices = expected.topk(10)
+    names = (labels_dir / "labels_sunattribute.txt").read_text().splitlines()
+    assert [a.label for a in analysis.attributes] == [names[i] for i in indices.tolist()]
+    assert [a.score for a in analysis.attributes] == pytest.approx(values.tolist(), rel=1e-3, abs=1e-3)  # fused net
+    assert analysis.attributes_note is None
+    source = analysis.models["attributes"]
+    assert source["source"] == "wideresnet18-linear"
+    assert source["scores"].startswith("raw linear responses, not probabilities")
+    assert analysis.models["scene"]["name"] == "resnet18"
+    assert "wideresnet18" in analysis.timings_ms  # its own pass beside ResNet-18's
+
+
+def test_an_installed_densenet_head_wins_over_the_matrix(tmp_path, fresh_models_dir, attribute_checkpoint_file):
+    for item in fresh_models_dir.iterdir():
+        (tmp_path / item.name).symlink_to(item)
+    (tmp_path / attribute_checkpoint_file.name).symlink_to(attribute_checkpoint_file)
+    analysis = SceneAnalyzer.from_models_dir(tmp_path).analyze(Image.new("RGB", (64, 64)), heatmap=False)
+    assert analysis.models["attributes"]["source"] == "densenet201"
+    assert analysis.models["attributes"]["scores"].startswith("probabilities")
+    assert all(0 <= a.score <= 1 for a in analysis.attributes) and len(analysis.attributes) == 10
+    forced = SceneAnalyzer.from_models_dir(tmp_path, attributes_source="wideresnet18")
+    assert forced.models["attributes"]["source"] == "wideresnet18-linear"
+
+
+def test_without_head_or_matrix_the_note_gives_both_ways_to_get_attributes(models_dir):
+    analyzer = SceneAnalyzer.from_models_dir(models_dir)
+    assert analyzer.attribute_model is None
+    assert "python manage.py fetch_models" in analyzer.attributes_note
+    assert "W_sceneattribute_wideresnet18.npy" in analyzer.attributes_note
+    assert "train_attributes" in analyzer.attributes_note
+    only_head = SceneAnalyzer.from_models_dir(models_dir, attributes_source="densenet201")
+    assert "densenet201_sunattributes.pth" in only_head.attributes_note
+
+
+def test_an_unknown_attribute_source_is_refused(models_dir):
+    with pytest.raises(ValueError, match="Unknown attribute source 'clip'"):
+        SceneAnalyzer.from_models_dir(models_dir, attributes_source="clip")

@@ -1,10 +1,15 @@
+import dataclasses
+import errno
 import json
+import threading
 import time
 
 import pytest
+import torch
 
 from classifier.engine import assets
 from classifier.engine.errors import DownloadFailed, WeightsMissing
+from tests.conftest import write_places_checkpoint
 from tests.httpserver import local_server, serve_bytes
 
 FAST = assets.DownloadPolicy(connect_timeout=2, read_timeout=0.5, retries=2, backoff_seconds=0.01, progress=False)
@@ -17,7 +22,7 @@ def leftovers(folder):
 def test_it_downloads_validates_and_records_a_file(tmp_path, release_dir):
     body = (release_dir / "categories_places365.txt").read_bytes()
     with local_server({"/c.txt": serve_bytes(body, "text/plain")}) as base:
-        target = assets.download("categories_places365", tmp_path, policy=FAST, url=f"{base}/c.txt")
+        target = assets.download("categories_places365", tmp_path, policy=FAST, urls=[f"{base}/c.txt"])
     assert target.read_bytes() == body
     entry = json.loads((tmp_path / "manifest.json").read_text())["categories_places365.txt"]
     assert entry["sha256"] == assets.sha256_of(target) and entry["source"].endswith("/c.txt")
@@ -26,7 +31,7 @@ def test_it_downloads_validates_and_records_a_file(tmp_path, release_dir):
 
 def test_a_404_fails_at_once_and_leaves_nothing(tmp_path):
     with local_server({}) as base, pytest.raises(DownloadFailed, match="HTTP 404"):
-        assets.download("resnet18_places365", tmp_path, policy=FAST, url=f"{base}/missing")
+        assets.download("resnet18_places365", tmp_path, policy=FAST, urls=[f"{base}/missing"])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -42,7 +47,7 @@ def test_a_truncated_body_is_retried_then_refused_without_a_partial_file(tmp_pat
         request.wfile.write(body[:1000])
 
     with local_server({"/w": truncated}) as base, pytest.raises(DownloadFailed, match="after 2 tries"):
-        assets.download("resnet18_places365", tmp_path, policy=FAST, url=f"{base}/w")
+        assets.download("resnet18_places365", tmp_path, policy=FAST, urls=[f"{base}/w"])
     assert len(attempts) == 2
     assert leftovers(tmp_path) == [] and not (tmp_path / "resnet18_places365.pth.tar").exists()
 
@@ -58,7 +63,7 @@ def test_a_slow_server_times_out_cleanly(tmp_path):
 
     started = time.monotonic()
     with local_server({"/slow": slow}) as base, pytest.raises(DownloadFailed, match="tries"):
-        assets.download("categories_places365", tmp_path, policy=FAST, url=f"{base}/slow")
+        assets.download("categories_places365", tmp_path, policy=FAST, urls=[f"{base}/slow"])
     assert time.monotonic() - started < 10
     assert leftovers(tmp_path) == []
 
@@ -66,7 +71,7 @@ def test_a_slow_server_times_out_cleanly(tmp_path):
 def test_a_file_that_does_not_load_is_not_installed(tmp_path):
     with local_server({"/w": serve_bytes(b"<html>moved</html>", "text/html")}) as base:
         with pytest.raises(DownloadFailed, match="unusable.*not a PyTorch checkpoint"):
-            assets.download("resnet18_places365", tmp_path, policy=FAST, url=f"{base}/w")
+            assets.download("resnet18_places365", tmp_path, policy=FAST, urls=[f"{base}/w"])
     assert not (tmp_path / "resnet18_places365.pth.tar").exists() and leftovers(tmp_path) == []
 
 
@@ -99,3 +104,177 @@ def test_a_modified_file_is_no_longer_counted_as_installed(tmp_path, release_dir
     with open(tmp_path / spec.filename, "a") as handle:
         handle.write("extra\n")
     assert not assets.is_installed(tmp_path, spec)
+
+
+# -- several addresses, mirrors and hashes ----------------------------------------------------
+
+
+def test_when_the_first_address_fails_the_next_one_is_used(tmp_path, release_dir):
+    body = (release_dir / "resnet18_places365.pth.tar").read_bytes()
+    routes = {"/broken/w": serve_bytes(b"", status=503), "/good/w": serve_bytes(body)}
+    with local_server(routes) as base:
+        assets.download("resnet18_places365", tmp_path, policy=FAST, urls=[f"{base}/broken/w", f"{base}/good/w"])
+    entry = assets.read_manifest(tmp_path)["resnet18_places365.pth.tar"]
+    assert entry["source"] == f"{base}/good/w" and entry["sha256"] == assets.sha256_of(
+        release_dir / "resnet18_places365.pth.tar"
+    )
+
+
+def test_the_operator_mirror_is_tried_first_then_the_public_addresses(tmp_path, release_dir, monkeypatch):
+    body = (release_dir / "IO_places365.txt").read_bytes()
+    asked = []
+
+    def counted(route):
+        def handler(request):
+            asked.append(request.path)
+            route(request)
+
+        return handler
+
+    routes = {
+        "/public/IO_places365.txt": counted(serve_bytes(body)),
+        "/bucket/IO_places365.txt": counted(serve_bytes(body)),
+    }
+    with local_server(routes) as base:
+        spec = assets.asset_spec("io_places365")
+        monkeypatch.setitem(
+            assets.ASSETS, "io_places365", dataclasses.replace(spec, urls=(f"{base}/public/IO_places365.txt",))
+        )
+        assets.download("io_places365", tmp_path, policy=FAST, mirror=f"{base}/bucket/")
+        assert asked == ["/bucket/IO_places365.txt"]
+        assets.download("io_places365", tmp_path / "second", policy=FAST, mirror=f"{base}/empty")
+        assert asked[1:] == ["/public/IO_places365.txt"]  # the mirror's 404 fell through to the public address
+
+
+def test_every_downloadable_file_lists_https_first_and_labels_carry_their_published_hash():
+    for spec in assets.ASSETS.values():
+        if spec.urls:
+            assert spec.urls[0].startswith("https://"), spec.name
+    hashed = {spec.filename for spec in assets.ASSETS.values() if spec.sha256}
+    assert hashed == {
+        "categories_places365.txt",
+        "IO_places365.txt",
+        "labels_sunattribute.txt",
+        "categories_hybrid1365.txt",
+    }
+
+
+def test_the_label_hashes_are_those_of_the_official_files(labels_dir):
+    for spec in assets.ASSETS.values():
+        if spec.sha256:
+            assert assets.sha256_of(labels_dir / spec.filename) == spec.sha256, spec.filename
+
+
+def test_a_file_whose_hash_differs_from_the_published_one_is_refused_and_not_installed(tmp_path, release_dir):
+    lines = (release_dir / "categories_places365.txt").read_text().splitlines(keepends=True)
+    tampered = "".join([lines[1].replace(" 1", " 0"), lines[0].replace(" 0", " 1"), *lines[2:]]).encode()  # still loads
+    with local_server({"/c.txt": serve_bytes(tampered)}) as base:
+        with pytest.raises(
+            assets.HashMismatch, match=r"categories_places365.txt .* published sha256 is 2affba63.*refused"
+        ):
+            assets.download("categories_places365", tmp_path, policy=FAST, urls=[f"{base}/c.txt"])
+    assert not (tmp_path / "categories_places365.txt").exists() and leftovers(tmp_path) == []
+    assert "categories_places365.txt" not in assets.read_manifest(tmp_path)
+
+
+def test_a_bad_copy_on_the_mirror_falls_back_to_the_good_public_file(tmp_path, release_dir, monkeypatch):
+    good = (release_dir / "labels_sunattribute.txt").read_bytes()
+    routes = {
+        "/m/labels_sunattribute.txt": serve_bytes(good.replace(b"boating", b"boatinG")),
+        "/p/l.txt": serve_bytes(good),
+    }
+    with local_server(routes) as base:
+        spec = assets.asset_spec("labels_sunattribute")
+        monkeypatch.setitem(assets.ASSETS, spec.name, dataclasses.replace(spec, urls=(f"{base}/p/l.txt",)))
+        assets.download(spec.name, tmp_path, policy=FAST, mirror=f"{base}/m")
+    assert (tmp_path / "labels_sunattribute.txt").read_bytes() == good
+
+
+def test_a_file_without_a_published_hash_is_pinned_by_its_first_install(tmp_path, release_dir):
+    first = (release_dir / "resnet18_places365.pth.tar").read_bytes()
+    other = tmp_path / "other.pth.tar"
+    write_places_checkpoint(other, seed=5)  # a valid checkpoint, but not the one installed first
+    models = tmp_path / "models"
+    with local_server({"/first": serve_bytes(first), "/other": serve_bytes(other.read_bytes())}) as base:
+        assets.download("resnet18_places365", models, policy=FAST, urls=[f"{base}/first"])
+        with pytest.raises(assets.HashMismatch, match=r"copy first installed here .* refused, nothing installed"):
+            assets.download("resnet18_places365", models, policy=FAST, urls=[f"{base}/other"])
+        assets.download("resnet18_places365", models, policy=FAST, urls=[f"{base}/first"])  # the same bytes again: fine
+    assert (models / "resnet18_places365.pth.tar").read_bytes() == first
+
+
+def test_a_trained_head_is_not_pinned_so_a_retrained_one_replaces_it(tmp_path, attribute_checkpoint_file):
+    models = tmp_path / "models"
+    assets.install_from_dir("densenet201_sunattributes", models, attribute_checkpoint_file.parent)
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    checkpoint = torch.load(attribute_checkpoint_file, weights_only=True)
+    checkpoint["metrics"] = {"test_map": 0.6}
+    torch.save(checkpoint, retrained / attribute_checkpoint_file.name)
+    assets.install_from_dir("densenet201_sunattributes", models, retrained)
+    installed = assets.sha256_of(models / attribute_checkpoint_file.name)
+    assert installed == assets.sha256_of(retrained / attribute_checkpoint_file.name)
+
+
+# -- two installers at once, and disks that refuse ---------------------------------------------
+
+
+def test_installers_running_at_once_lose_no_manifest_entry(tmp_path, monkeypatch):
+    source = tmp_path / "source"
+    source.mkdir()
+    names = [f"file{i}" for i in range(48)]
+    for name in names:
+        (source / f"{name}.bin").write_bytes(name.encode())
+        monkeypatch.setitem(assets.ASSETS, name, assets.AssetSpec(name, f"{name}.bin", (), "weights", "test file"))
+    monkeypatch.setattr(assets, "validate", lambda spec, path: None)  # the manifest is under test, not the loaders
+    models = tmp_path / "models"
+    errors = []
+
+    def install(share):
+        try:
+            for name in share:
+                assets.install_from_dir(name, models, source)
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=install, args=(names[i::6],)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert sorted(manifest) == sorted(f"{name}.bin" for name in names)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the file system is read-only")]
+)
+def test_a_full_or_read_only_disk_is_one_clear_message_naming_the_folder(
+    tmp_path, release_dir, monkeypatch, code, words
+):
+    def refuse(*args, **kwargs):
+        raise OSError(code, "refused by the test")
+
+    monkeypatch.setattr(assets.shutil, "copyfile", refuse)
+    with pytest.raises(assets.ModelsDirUnwritable) as caught:
+        assets.install_from_dir("labels_sunattribute", tmp_path / "models", release_dir)
+    assert f"Cannot write model files into {(tmp_path / 'models').resolve()}: {words}" in caught.value.message
+    assert "fetch_models" in caught.value.message
+    assert not (tmp_path / "models" / "labels_sunattribute.txt").exists() and leftovers(tmp_path / "models") == []
+
+
+def test_a_disk_that_fills_up_while_installing_keeps_the_old_file_and_manifest(tmp_path, release_dir, monkeypatch):
+    models = tmp_path / "models"
+    assets.install_from_dir("labels_sunattribute", models, release_dir)
+    before = (models / "manifest.json").read_text()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(assets.os, "fsync", full)
+    with pytest.raises(assets.ModelsDirUnwritable, match="the disk is full"):
+        assets.install_from_dir("io_places365", models, release_dir)
+    assert (models / "manifest.json").read_text() == before
+    assert not (models / "IO_places365.txt").exists()
+    assert leftovers(models) == [] and not (models / "manifest.json.part").exists()

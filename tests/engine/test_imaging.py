@@ -3,16 +3,22 @@ every legal image comes out RGB, upright and bounded in size."""
 
 from __future__ import annotations
 
+import io
+import struct
+import tracemalloc
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from classifier.engine import imaging
 from classifier.engine.errors import ImageRejected
 from classifier.engine.imaging import ACCEPTED_TEXT, IMAGE_SIGNATURES, ImageLimits, decode_image, sniff_image_format
 from tests.conftest import image_bytes
-from tests.hostile import jpeg, photo, raw_png, rejected_corpus
+from tests.hostile import jpeg, photo, png_chunk, raw_png, rejected_corpus
 
 CORPUS = rejected_corpus()
 
@@ -153,3 +159,115 @@ def test_random_bytes_only_ever_give_a_clean_rejection(prefix, body):
         assert rejected.status in (400, 413)
     else:
         assert decoded.image.mode == "RGB"
+
+
+# Shrinking before converting (bounded memory) must give the image the old order gave:
+# the whole picture converted to RGB on white, then `thumbnail`. The reference below is that
+# old order, written out; strips are made small so the seams between them are exercised.
+
+SMALL = ImageLimits(working_max_side=120)
+
+
+def pattern(size=(533, 371)) -> np.ndarray:
+    """Smooth gradients with some texture, values in [0, 1]: (height, width, 4)."""
+    y, x = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float64)
+    channels = [x / size[0], y / size[1], 0.5 + 0.5 * np.sin(x / 9.0) * np.cos(y / 7.0), 0.3 + 0.7 * (x / size[0])]
+    return np.stack(channels, axis=-1)
+
+
+def reference_rgb(image: Image.Image, max_side: int) -> Image.Image:
+    """The old decoder's order: everything to RGB at full size (float64 for 16-bit), then thumbnail."""
+    image.draft(None, (max_side, max_side))  # JPEG's reduced-scale decoding, as both decoders do
+    if image.mode in ("I;16", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode == "I;16" or values.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(values / peak * 255.0, 0, 255).astype(np.uint8))
+    if image.mode in ("P", "RGBA", "LA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    image = image.convert("RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return image
+
+
+def as_mode(mode: str) -> tuple[Image.Image, str]:
+    levels = pattern()
+    rgba8 = Image.fromarray((levels * 255).round().astype(np.uint8), mode="RGBA")
+    made = {
+        "L": (rgba8.getchannel("B"), "PNG"),
+        "LA": (Image.merge("LA", [rgba8.getchannel("B"), rgba8.getchannel("A")]), "PNG"),
+        "RGB": (rgba8.convert("RGB"), "PNG"),
+        "RGBA": (rgba8, "PNG"),
+        "P": (rgba8.convert("RGB").quantize(64), "PNG"),
+        "P transparent": (rgba8.convert("RGB").quantize(64), "PNG"),
+        "1": (rgba8.getchannel("B").convert("1"), "BMP"),
+        "I;16": (Image.fromarray((levels[..., 2] * 65535).round().astype(np.uint16)), "PNG"),
+        "I": (Image.fromarray((levels[..., 2] * 200).round().astype(np.int32)), "TIFF"),
+        "F": (Image.fromarray((levels[..., 2] * 300).astype(np.float32)), "TIFF"),
+        "CMYK": (rgba8.convert("RGB").convert("CMYK"), "TIFF"),
+        "CMYK JPEG": (rgba8.convert("RGB").convert("CMYK"), "JPEG"),
+    }
+    return made[mode]
+
+
+@pytest.mark.parametrize(
+    "mode", ["L", "LA", "RGB", "RGBA", "P", "P transparent", "1", "I;16", "I", "F", "CMYK", "CMYK JPEG"]
+)
+def test_shrinking_first_gives_the_image_converting_first_gave(mode, monkeypatch):
+    monkeypatch.setattr(imaging, "STRIP_PIXELS", 20_000)  # about 40 strips of 533 x 38 rows
+    image, fmt = as_mode(mode)
+    options = {"transparency": 3} if mode == "P transparent" else {"quality": 95} if fmt == "JPEG" else {}
+    data = image_bytes(image, fmt, **options)
+    stored = Image.open(io.BytesIO(data))
+    assert stored.mode == mode.split()[0]
+    expected = np.asarray(reference_rgb(stored, SMALL.working_max_side), dtype=np.int16)
+    decoded = decode_image(data, SMALL).image
+    assert decoded.mode == "RGB"
+    assert decoded.size == (expected.shape[1], expected.shape[0]) == (120, 84)
+    assert np.abs(np.asarray(decoded, dtype=np.int16) - expected).max() <= 1
+
+
+def gradient_png_16_bit(width: int, height: int) -> bytes:
+    """A grey PNG, 16 bits per pixel, whose level rises from 0 (left) to 65535 (right), written row by
+    row so the test never holds the 98 MB of pixels itself."""
+    levels = (np.arange(width, dtype=np.uint64) * 65535 // (width - 1)).astype(">u2").tobytes()
+    packer = zlib.compressobj(1)
+    idat = b"".join(packer.compress(b"\0" + levels) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+
+
+def test_a_7000_pixel_16_bit_png_decodes_to_the_right_small_image_without_full_size_copies():
+    """Before, the conversion made float64 copies of every pixel (400 MB and more) before shrinking.
+
+    Pillow's own buffers are invisible to tracemalloc, numpy's are not: the bound catches any
+    full-size array coming back. docs/benchmarks.md has the process's real peak per format."""
+    data = gradient_png_16_bit(7000, 7000)
+    tracemalloc.start()
+    try:
+        decoded = decode_image(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MB traced"
+    assert decoded.original_size == (7000, 7000)
+    assert decoded.image.size == (1024, 1024)
+    pixels = np.asarray(decoded.image, dtype=np.int16)
+    assert (pixels == pixels[:1, :, :1]).all(), "every row and channel the same grey"
+    # Output column j covers source columns around (j + 0.5) * 7000 / 1024, whose 8-bit level is
+    # that fraction of 255 (v * 255 // 65535).
+    expected = (np.arange(1024) + 0.5) / 1024 * 255
+    assert np.abs(pixels[0, :, 0] - expected).max() <= 1.5
+    assert pixels[0, 0, 0] <= 1 and pixels[0, -1, 0] >= 254
+
+
+def test_exif_orientation_is_applied_to_a_large_photo_that_is_shrunk():
+    stored = Image.new("RGB", (3000, 1000), (255, 0, 0))
+    stored.paste((0, 0, 255), (1500, 0, 3000, 1000))
+    exif = Image.Exif()
+    exif[0x0112] = 8  # a quarter turn counter-clockwise: the right half ends on top
+    decoded = decode_image(image_bytes(stored, "PNG", exif=exif.tobytes()))
+    assert decoded.original_size == (1000, 3000)
+    assert decoded.image.size == (341, 1024)
+    assert close_to(decoded.image.getpixel((170, 100)), (0, 0, 255))
+    assert close_to(decoded.image.getpixel((170, 900)), (255, 0, 0))

@@ -1,4 +1,7 @@
-"""A miniature SUN Attribute Database in the official layout, whose photos show their attributes.
+"""A miniature SUN Attribute Database, whose photos show their attributes.
+
+Two layouts: `flat` (the .mat files and `images/` in one folder) and `official` (the release's
+two archives unpacked side by side: `SUNAttributeDB/` with the .mat files, `images/` beside it).
 
 Each attribute has a colour; an image shows a disc of that colour exactly when at least 2 of
 its 3 (simulated) annotators saw the attribute, so a network can learn the labels from pixels
@@ -29,6 +32,8 @@ ABSENT_VOTES = (0.0, 1 / 3)
 @dataclass(frozen=True)
 class MiniDatabase:
     folder: Path
+    """What `--data` names: the one folder holding the .mat files and `images/` (or, in the
+    official layout, `SUNAttributeDB/` and `images/`)."""
     names: tuple[str, ...]
     paths: tuple[str, ...]
     votes: np.ndarray
@@ -53,7 +58,13 @@ def draw_image(present: np.ndarray, names, side: int, rng: np.random.Generator) 
 
 
 def write_mini_database(
-    folder: Path, *, images: int = 150, seed: int = 0, side: int = 40, positive_rate: float = 0.35
+    folder: Path,
+    *,
+    images: int = 150,
+    seed: int = 0,
+    side: int = 40,
+    positive_rate: float = 0.35,
+    layout: str = "flat",
 ) -> MiniDatabase:
     rng = np.random.default_rng(seed)
     names = tuple(COLOURS)
@@ -64,7 +75,9 @@ def write_mini_database(
         target = folder / "images" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         draw_image(row, names, side, rng).save(target, quality=95)
-    scipy.io.savemat(folder / "images.mat", {"images": cell_array(paths)})
-    scipy.io.savemat(folder / "attributes.mat", {"attributes": cell_array(names)})
-    scipy.io.savemat(folder / "attributeLabels_continuous.mat", {"labels_cv": votes})
+    mats = {"flat": folder, "official": folder / "SUNAttributeDB"}[layout]
+    mats.mkdir(exist_ok=True)
+    scipy.io.savemat(mats / "images.mat", {"images": cell_array(paths)})
+    scipy.io.savemat(mats / "attributes.mat", {"attributes": cell_array(names)})
+    scipy.io.savemat(mats / "attributeLabels_continuous.mat", {"labels_cv": votes})
     return MiniDatabase(folder, names, paths, votes)

@@ -111,6 +111,33 @@ def test_a_missing_image_folder_is_reported(broken):
     assert read_database(SunAttributeFiles.in_folder(broken.folder, image_dir=broken.folder / "photos")).paths
 
 
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    """The release's two archives unpacked side by side: SUNAttributeDB/ (the .mat files) and images/."""
+    return write_mini_database(tmp_path_factory.mktemp("release"), images=6, layout="official")
+
+
+def test_the_official_layout_is_found_from_the_folder_holding_both_archives(official):
+    assert sorted(p.name for p in official.folder.iterdir()) == ["SUNAttributeDB", "images"]
+    database = read(official.folder)
+    assert database.paths == official.paths
+    assert database.image_dir == official.folder / "images"
+    assert (database.image_dir / database.paths[0]).is_file()
+
+
+def test_the_official_layout_is_found_from_the_mat_files_folder(official):
+    database = read(official.folder / "SUNAttributeDB")
+    assert database.paths == official.paths and database.image_dir == official.folder / "images"
+
+
+def test_a_release_without_its_images_archive_says_where_the_photos_belong(tmp_path):
+    release = write_mini_database(tmp_path, images=6, layout="official")
+    (release.folder / "images").rename(release.folder / "photos")
+    with pytest.raises(DatasetError, match="images/ beside the .mat files or beside their folder.*--images DIR"):
+        read(release.folder)
+    assert read_database(SunAttributeFiles.in_folder(release.folder, image_dir=release.folder / "photos")).paths
+
+
 def test_missing_images_are_counted_and_named(broken):
     (broken.folder / "images" / broken.paths[2]).unlink()
     with pytest.raises(DatasetError, match=f"1 of 6 images listed in images.mat are not under .*{broken.paths[2]}"):

@@ -21,3 +21,13 @@ def service(settings, use_models, models_dir, samples_dir):
     settings.SCENEWEB_ALLOW_PRIVATE_URLS = True
     use_models(models_dir)
     return settings
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Rate counts and panel results in a cache of this test run's own, never the checkout's `cache/`."""
+    from django.test.utils import override_settings
+
+    location = tmp_path_factory.mktemp("cache")
+    with override_settings(CACHES={"default": {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(location)}}):
+        yield location

@@ -177,10 +177,15 @@ def test_it_answers_503_when_the_weights_are_missing(client, service, use_models
     assert "manage.py fetch_models" in response.json()["error"]
 
 
-def test_health_reports_models_versions_and_uptime(client, service):
+def test_health_tells_anyone_only_that_it_is_up_and_which_models_it_serves(client, service):
     response = client.get("/api/health")
     assert response.status_code == 200
-    body = response.json()
+    assert response.json() == {"status": "ok", "models": {"scene": "resnet18", "attributes": None}}
+
+
+def test_health_reports_versions_and_uptime_when_the_operator_asks(client, service):
+    service.SCENEWEB_HEALTH_DETAILS = True
+    body = client.get("/api/health").json()
     assert body["status"] == "ok"
     assert body["models"]["scene"]["name"] == "resnet18"
     assert body["models"]["attributes"] is None

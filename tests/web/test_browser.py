@@ -134,6 +134,40 @@ def test_a_refused_url_shows_an_inline_error_and_the_page_stays_usable(panel, sa
     assert page.locator(".sw-error").inner_text() == ""
 
 
+RECORD_VIOLATIONS = """
+window.violations = [];
+document.addEventListener('securitypolicyviolation', e => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+def test_the_page_runs_under_its_content_security_policy(browser, live_server, service, sample_photos):
+    """Nothing the page (Dash's renderer included) loads or runs is blocked by its policy, and it still
+    analyses a photo, switches the heatmap and downloads the PNG."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.add_init_script(RECORD_VIOLATIONS)  # before any of the page's own scripts
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        answer = page.goto(live_server.url)
+        assert "script-src 'self' 'sha256-" in answer.headers["content-security-policy"]
+        page.wait_for_selector("#upload input[type=file]", state="attached")
+        page.locator(".sw-sample").first.click()
+        wait_for_status(page, f"Analysed sample {sample_photos[0].name}.")
+        assert_results_shown(page)
+        page.locator(".sw-bar").nth(1).click()
+        page.wait_for_function("() => document.querySelectorAll('.sw-bar')[1].classList.contains('is-selected')")
+        with page.expect_download() as download:
+            page.click("#get-png")
+        assert download.value.suggested_filename.startswith("scene-heatmap-")
+        assert page.evaluate("window.violations") == []
+        assert problems == []
+    finally:
+        context.close()
+
+
 def test_the_page_fits_a_phone(browser, live_server, service, sample_photos):
     context = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True)
     page = context.new_page()

@@ -1,4 +1,5 @@
-"""The Dash panel's callbacks, called as the plain functions they are."""
+"""The Dash panel's callbacks, called as the plain functions they are (tests/web/test_panel_endpoint.py
+calls them through django-plotly-dash's update endpoint)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from PIL import Image
 
 from classifier import dash_app
 from classifier.dash_app import (
+    EXPIRED,
+    PanelInputs,
+    act,
     analyse_source,
     attributes_view,
     heat_style,
     json_file,
+    load_state,
     overlay_file,
     present,
     readable,
@@ -23,6 +28,7 @@ from classifier.dash_app import (
     trigger_of,
 )
 from tests.conftest import image_bytes
+from tests.hostile import raw_png
 from tests.httpserver import local_server, serve_bytes
 
 
@@ -32,6 +38,10 @@ def upload_of(data: bytes, mime: str = "image/jpeg") -> str:
 
 def image_of(uri: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(uri.partition(";base64,")[2])))
+
+
+def photo_of(outcome) -> Image.Image:
+    return Image.open(io.BytesIO(outcome.state.photo))
 
 
 @pytest.fixture
@@ -48,7 +58,7 @@ def test_an_upload_is_analysed_once_without_the_png(analysed):
 
 
 def test_the_photo_comes_back_small(analysed):
-    photo = image_of(analysed.photo)
+    photo = photo_of(analysed)
     assert photo.format == "JPEG"
     assert max(photo.size) <= dash_app.DISPLAY_SIDE
 
@@ -68,7 +78,7 @@ def test_a_url_is_fetched_and_analysed(service, photo_bytes):
 
 def test_a_refused_url_becomes_an_inline_message(service):
     outcome = analyse_source("url", url="http://169.254.169.254/latest/meta-data")
-    assert outcome.analysis is None and outcome.photo is None
+    assert outcome.analysis is None and outcome.key is None
     assert outcome.error.startswith("We do not fetch from a link-local address")
 
 
@@ -112,27 +122,27 @@ def test_a_sample_trigger_is_read_back_as_its_id():
 
 
 def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):
-    shown = present(analysed.analysis, analysed.photo)
+    shown = present(analysed.state)
     assert len(shown.bars) == 5
-    assert shown.bar_classes == ["sw-bar is-selected"] + ["sw-bar"] * 4
-    assert shown.selected == 0
+    assert shown.view.bar_classes == ["sw-bar is-selected"] + ["sw-bar"] * 4
+    assert shown.view.selected == 0
     top = analysed.analysis["scenes"][0]
-    assert readable(top["label"]) in shown.caption
+    assert readable(top["label"]) in shown.view.caption
     assert shown.timing.startswith("Analysed in ")
 
 
 def test_clicking_another_bar_renders_its_heatmap_from_the_stored_grid(analysed, monkeypatch):
     monkeypatch.setattr(dash_app, "get_analyzer", lambda: pytest.fail("no second forward pass"))
-    first = present(analysed.analysis, analysed.photo, 0)
-    third = present(analysed.analysis, analysed.photo, 2)
+    first = present(analysed.state, 0).view
+    third = present(analysed.state, 2).view
     assert third.bar_classes[2] == "sw-bar is-selected"
     assert readable(analysed.analysis["cams"][2]["label"]) in third.caption
     assert third.heat != first.heat
-    assert image_of(third.heat).size == image_of(analysed.photo).size
+    assert image_of(third.heat).size == photo_of(analysed).size
 
 
 def test_the_indoor_outdoor_verdict_is_labelled_with_its_score(analysed):
-    io_view = present(analysed.analysis, analysed.photo).io
+    io_view = present(analysed.state).io
     text = json.dumps([c.to_plotly_json() for c in io_view], default=lambda c: c.to_plotly_json())
     assert analysed.analysis["io"]["label"] in text
     assert f"outdoor score {analysed.analysis['io']['score']:.2f}" in text
@@ -169,6 +179,16 @@ def test_the_heatmap_switch_and_opacity_only_change_a_style():
     assert heat_style(0.3, []) == {"display": "none"}
 
 
+@pytest.mark.parametrize("opacity", ["0.3; background:url(x)", float("nan"), [0.3], {"x": 1}, True])
+def test_an_opacity_that_is_not_a_number_is_the_default(opacity):
+    assert heat_style(opacity, ["on"]) == {"opacity": dash_app.DEFAULT_OPACITY}
+
+
+def test_an_opacity_out_of_range_is_clamped():
+    assert heat_style(7, ["on"]) == {"opacity": 1.0}
+    assert heat_style(-1e308, ["on"]) == {"opacity": 0.0}
+
+
 def test_the_json_download_is_the_analysis(analysed):
     download = json_file(analysed.analysis)
     assert download["filename"] == "scene-analysis.json"
@@ -176,11 +196,11 @@ def test_the_json_download_is_the_analysis(analysed):
 
 
 def test_the_overlay_download_is_a_png_of_the_selected_heatmap(analysed):
-    download = overlay_file(analysed.analysis, analysed.photo, 1, 0.6, ["on"])
+    download = overlay_file(analysed.state, 1, 0.6, ["on"])
     assert download["filename"] == f"scene-heatmap-{analysed.analysis['cams'][1]['index']}.png"
     png = Image.open(io.BytesIO(base64.b64decode(download["content"])))
     assert png.format == "PNG"
-    assert png.size == image_of(analysed.photo).size
+    assert png.size == photo_of(analysed).size
 
 
 def test_a_png_upload_with_transparency_is_analysed(service):
@@ -200,8 +220,100 @@ def test_an_unexpected_failure_becomes_a_calm_message(service, photo_bytes, monk
 def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_models, full_models_dir, photo_bytes):
     use_models(full_models_dir)
     outcome = analyse_source("upload", upload_of(photo_bytes))
-    (listing,) = present(outcome.analysis, outcome.photo).attributes
+    (listing,) = present(outcome.state).attributes
     assert [row.children[0].children for row in listing.children] == [
         a["label"] for a in outcome.analysis["attributes"]
     ]
     assert len(listing.children) == 10
+
+
+# -- what the browser sends back is a key, and nothing it sends is trusted -----------------------
+
+
+def inputs(**values) -> PanelInputs:
+    return PanelInputs(**({"bar_count": 5} | values))
+
+
+FAKE_CUSTOM = {"name": "x", "classes": [], "cam": {"label": "x", "grid": [[1.0] * 7] * 7}}
+
+
+def no_rendering(monkeypatch):
+    """Any heatmap, PNG or analysis from here on fails the test."""
+    for name in ("render_overlay", "png_bytes"):
+        monkeypatch.setattr(dash_app.cam, name, lambda *a, **k: pytest.fail("rendered"))
+    monkeypatch.setattr(dash_app, "get_analyzer", lambda: pytest.fail("analysed"))
+
+
+def test_the_browser_gets_a_key_and_the_server_keeps_the_analysis(service, sample_photos):
+    changes = act({"type": "sample", "name": sample_photos[0].name}, inputs())
+    assert changes["error"] == "" and changes["results_class"] == "sw-results"
+    assert isinstance(changes["key"], str) and len(changes["key"]) == 24
+    assert load_state(changes["key"]).analysis["scenes"][0]["label"] in json.dumps(
+        [b[0].to_plotly_json() for b in changes["bars"]]
+    )
+    assert changes["photo"].startswith("data:image/jpeg;base64,")
+    assert "analysis" not in changes
+
+
+def test_a_bar_click_and_the_png_are_rendered_from_the_kept_analysis(analysed):
+    clicked = act({"type": "scene-bar", "index": 3}, inputs(key=analysed.key))
+    assert clicked["bar_classes"][3] == "sw-bar is-selected" and clicked["selected"] == 3
+    assert set(clicked) == {"bar_classes", "heat", "caption", "selected", "error"}
+    png = act("get-png", inputs(key=analysed.key, selected=3, opacity=0.5, shown=["on"]))["png"]
+    assert png["filename"] == f"scene-heatmap-{analysed.analysis['cams'][3]['index']}.png"
+
+
+def test_a_client_already_refused_gets_no_work_done_through_the_panel(analysed, settings, monkeypatch):
+    settings.SCENEWEB_RATE_LIMIT = 1
+    client = "198.51.100.9"
+    act({"type": "scene-bar", "index": 1}, inputs(key=analysed.key), client=client)  # the one allowed
+    no_rendering(monkeypatch)
+    actions = [
+        ({"type": "scene-bar", "index": 2}, inputs(key=analysed.key)),
+        ("get-png", inputs(key=analysed.key, selected=0, shown=["on"])),
+        ("upload", inputs(upload=upload_of(b"anything"))),
+    ]
+    for trigger, sent in actions:
+        assert act(trigger, sent, client=client)["error"].startswith("Too many analyses from your address")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param({"scenes": [], "cams": [], "custom": [FAKE_CUSTOM] * 500}, id="analysis with 500 custom entries"),
+        pytest.param(upload_of(raw_png(7000, 7000, bit_depth=16, color_type=2), "image/png"), id="16-bit png"),
+        pytest.param("A" * 100_000, id="long string"),
+        pytest.param(["a" * 24], id="list"),
+        pytest.param(None, id="none"),
+    ],
+)
+def test_a_forged_result_is_refused_before_any_work(service, monkeypatch, forged):
+    no_rendering(monkeypatch)
+    for trigger in ({"type": "scene-bar", "index": 0}, "get-png"):
+        changes = act(trigger, inputs(key=forged, selected=0, shown=["on"]))
+        assert changes == {"error": "The page sent back a result this server never issued; please reload the page."}
+
+
+def test_an_unknown_or_expired_key_asks_for_a_new_analysis(service, monkeypatch):
+    no_rendering(monkeypatch)
+    assert act("get-png", inputs(key="x" * 24, selected=0)) == {"error": EXPIRED}
+
+
+@pytest.mark.parametrize("index", [5, -1, True, "1", 1.5, None, 10**100])
+def test_a_scene_index_outside_the_listed_scenes_is_refused(analysed, monkeypatch, index):
+    no_rendering(monkeypatch)
+    assert act({"type": "scene-bar", "index": index}, inputs(key=analysed.key)) == {
+        "error": "Pick one of the 5 listed scenes."
+    }
+    assert act("get-png", inputs(key=analysed.key, selected=index)) == {"error": "Pick one of the 5 listed scenes."}
+
+
+def test_a_page_with_another_number_of_bars_is_told_to_reload(analysed, monkeypatch):
+    no_rendering(monkeypatch)
+    assert act({"type": "scene-bar", "index": 0}, inputs(key=analysed.key, bar_count=500)) == {
+        "error": "The page is out of date; please reload it."
+    }
+
+
+def test_an_upload_that_is_not_a_string_is_an_inline_message(service):
+    assert analyse_source("upload", {"contents": 1}).error == "The file could not be read; please choose it again."

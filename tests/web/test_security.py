@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from PIL import Image
 
-from classifier.security import RateLimited, client_address, take_rate_slot
+from classifier.security import RateLimited, client_address, log_field, take_rate_slot
 from tests.conftest import image_bytes
 from tests.hostile import jpeg, photo, raw_png, rejected_corpus
 from tests.httpserver import local_server, serve_bytes
@@ -108,11 +109,35 @@ def test_the_rate_limit_window_starts_afresh_each_minute(settings):
     take_rate_slot("198.51.100.1", now=660.0)
 
 
-def test_behind_the_proxy_the_client_is_the_address_the_proxy_saw(settings, rf):
-    request = rf.post("/api/analyze", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
-    assert client_address(request) == "10.0.0.2"
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    assert client_address(request) == "203.0.113.9"
+def test_forwarded_for_is_ignored_unless_the_connection_comes_from_a_trusted_proxy(settings, rf):
+    request = rf.post("/api/analyze", REMOTE_ADDR="203.0.113.50", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # the https switch alone trusts nobody
+    assert client_address(request) == "203.0.113.50"
+    settings.SCENEWEB_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert client_address(request) == "203.0.113.50"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "client"),
+    [
+        ("6.6.6.6, 203.0.113.9", "203.0.113.9"),  # what the client claimed, then what nginx saw
+        ("6.6.6.6, 203.0.113.9, 10.1.2.3", "203.0.113.9"),  # a second trusted proxy in between
+        ("10.9.9.9, 10.1.2.3", "10.9.9.9"),  # only trusted hops: the first of them
+        ("", "10.0.0.2"),  # no header: the proxy itself
+        ("203.0.113.9, not-an-address", "10.0.0.2"),  # garbage where our proxy writes: believe nothing
+        ("2001:db8::7", "2001:db8::7"),
+    ],
+)
+def test_behind_trusted_proxies_the_client_is_the_first_address_no_proxy_vouches_for(settings, rf, forwarded, client):
+    settings.SCENEWEB_TRUSTED_PROXIES = ["10.0.0.0/8", "127.0.0.1"]
+    request = rf.post("/api/analyze", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == client
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_server(settings, rf):
+    settings.SCENEWEB_TRUSTED_PROXIES = ["10.0.0.0/33"]
+    with pytest.raises(ImproperlyConfigured, match="SCENEWEB_TRUSTED_PROXIES: '10.0.0.0/33' is not an address"):
+        client_address(rf.get("/"))
 
 
 def test_an_oversized_request_is_refused_before_it_is_read(client, service):
@@ -135,6 +160,35 @@ def test_every_refusal_is_one_log_line_with_code_client_and_reason(client, servi
     assert line.startswith("refused code=unsupported_format status=400 client=127.0.0.1 method=POST path=/api/analyze ")
     assert 'reason="This is a PDF document, not a photo;' in line
     assert "\n" not in line
+
+
+def test_a_newline_in_the_path_cannot_forge_a_log_line(client, service, caplog):
+    with caplog.at_level(logging.WARNING, logger="sceneweb.security"):
+        response = client.get(
+            "/samples/x%0A2026-01-01 WARNING sceneweb.security refused code=ok%22/thumbnail.jpg",
+            REMOTE_ADDR="198.51.100.4",
+        )
+    assert response.status_code == 404
+    (record,) = [r for r in caplog.records if r.name == "sceneweb.security"]
+    line = record.getMessage()
+    assert "\n" not in line and "\r" not in line
+    assert line.startswith("refused code=sample_not_found status=404 client=198.51.100.4 method=GET ")
+    assert ' path="/samples/x\\n2026-01-01 WARNING sceneweb.security refused code=ok\\"/thumbnail.jpg" ' in line
+
+
+@pytest.mark.parametrize(
+    ("value", "logged"),
+    [
+        ("/api/analyze", "/api/analyze"),
+        ("a b", '"a b"'),
+        ("x\r\ny", '"x\\r\\ny"'),
+        ('x" reason="forged', '"x\\" reason=\\"forged"'),
+        ("\x1b[31mred", '"\\u001b[31mred"'),
+        ("caf\u00e9\u2028", '"caf\\u00e9\\u2028"'),
+    ],
+)
+def test_visitor_values_are_quoted_in_log_lines_when_they_are_not_plain(value, logged):
+    assert log_field(value) == logged
 
 
 def test_responses_carry_the_security_headers(client, service):

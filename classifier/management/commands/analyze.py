@@ -20,7 +20,9 @@ def summary(path: Path, analysis: Analysis) -> str:
     lines += [f"  {s.probability:6.1%}  {s.label}" for s in analysis.scenes]
     lines.append(f"  {analysis.io.label} (outdoor score {analysis.io.score:.2f})")
     if analysis.attributes:
+        source = analysis.models["attributes"]
         lines.append("  attributes: " + ", ".join(f"{a.label} {a.score:.2f}" for a in analysis.attributes))
+        lines.append(f"    (from {source['source']}: {source['description']}; scores are {source['scores']})")
     else:
         lines.append(f"  attributes: none. {analysis.attributes_note}")
     lines.append(f"  heatmap of '{analysis.cam.label}'; {analysis.timings_ms.get('total', 0):.0f} ms")

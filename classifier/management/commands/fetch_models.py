@@ -1,4 +1,10 @@
-"""Install the model and label files: from their public addresses, or from a local folder."""
+"""Install the model and label files: from their public addresses, or from a local folder.
+
+Besides the scene model's files it installs what scores the SUN attributes on a fresh
+install (CSAIL's WideResNet-18 and its attribute matrix) and, with `--from DIR`, a trained
+DenseNet-201 head found there. Downloads try SCENEWEB_MODELS_MIRROR first, then each public
+address; every file is hash-checked (see `classifier.engine.assets`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,10 @@ from classifier.engine.errors import SceneWebError
 
 class Command(BaseCommand):
     requires_system_checks = []  # it makes or reads model files; the missing-model check must not stop it
-    help = "Download (or copy with --from) the Places365 weights and label files into SCENEWEB_MODELS_DIR."
+    help = (
+        "Download (or copy with --from) the Places365 weights, label files and the SUN-attribute matrix "
+        "into SCENEWEB_MODELS_DIR (--from also installs a trained densenet201_sunattributes.pth found there)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="source", type=Path, help="install from this folder instead of the internet")
@@ -57,26 +66,33 @@ class Command(BaseCommand):
         names = self._selection(model or settings.SCENEWEB_SCENE_MODEL)
         try:
             if not check:
-                self._install(
-                    models_dir,
-                    names,
-                    source,
-                    force,
-                    assets.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0),
-                )
+                policy = assets.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0)
+                self._install(models_dir, [*names, *self._attribute_files(source)], source, force, policy)
                 self._install_samples(samples_from, samples)
         except SceneWebError as exc:
             raise CommandError(exc.message) from exc
         statuses = assets.check(models_dir, [n for n in names if not self._is_conversion_source(n)])
         for status in statuses:
             self.stdout.write(f"{status.state:8} {status.filename:32} {status.detail}")
+        attributes = assets.check_attribute_source(models_dir, settings.SCENEWEB_ATTRIBUTES_SOURCE)
+        self.stdout.write(f"{attributes.state:8} {'attributes: ' + attributes.source:32} {attributes.detail}")
         if any(s.state != "ok" for s in statuses):
             raise CommandError(f"Some model files in {models_dir} are missing or broken; {assets.FETCH_HINT}.")
+        if attributes.state == "broken":  # the service would refuse to start with it
+            raise CommandError(f"The SUN-attribute files in {models_dir} are broken: {attributes.detail}")
 
     @staticmethod
     def _selection(model: str) -> list[str]:
         """The default files plus every file of the chosen scene model, without repeats."""
         return list(dict.fromkeys((*assets.DEFAULT_ASSETS, *assets.model_assets(model))))
+
+    @staticmethod
+    def _attribute_files(source: Path | None) -> list[str]:
+        """Downloads always bring the matrix; a folder brings what it holds (the service runs without them)."""
+        if source is None:
+            return list(assets.ATTRIBUTE_MATRIX_ASSETS)
+        names = (*assets.ATTRIBUTE_MATRIX_ASSETS, assets.ATTRIBUTE_HEAD_ASSET)
+        return [name for name in names if (source / assets.asset_spec(name).filename).is_file()]
 
     @staticmethod
     def _is_conversion_source(name: str) -> bool:
@@ -98,7 +114,7 @@ class Command(BaseCommand):
     def _install(
         self, models_dir: Path, names: list[str], source: Path | None, force: bool, policy: assets.DownloadPolicy
     ) -> None:
-        for name in names:
+        for name in dict.fromkeys(names):
             spec = assets.asset_spec(name)
             if not force and assets.is_installed(models_dir, spec):
                 self.stdout.write(f"skipped  {spec.filename} (already installed and valid)")
@@ -112,8 +128,9 @@ class Command(BaseCommand):
                 assets.install_from_dir(name, models_dir, source)
                 self.stdout.write(f"copied   {spec.filename} from {source}")
             else:
-                assets.download(name, models_dir, policy=policy)
-                self.stdout.write(f"fetched  {spec.filename} from {spec.url}")
+                assets.download(name, models_dir, policy=policy, mirror=settings.SCENEWEB_MODELS_MIRROR or None)
+                origin = assets.read_manifest(models_dir)[spec.filename]["source"]
+                self.stdout.write(f"fetched  {spec.filename} from {origin}")
 
     def _conversion_installed(self, models_dir: Path, name: str, source: Path | None, force: bool) -> bool:
         """A Keras source is not needed when its conversion is installed or brought along."""

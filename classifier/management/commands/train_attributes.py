@@ -12,7 +12,14 @@ from classifier.engine import assets
 from classifier.engine.attributes import ATTRIBUTE_FILENAME
 from classifier.engine.errors import SceneWebError
 from classifier.engine.labels import read_attribute_names
-from classifier.training.attribute_training import TrainingFiles, TrainingOptions, cpu_threads, train_attributes
+from classifier.training.attribute_training import (
+    MODES,
+    TrainingFiles,
+    TrainingOptions,
+    cpu_threads,
+    train_attributes,
+)
+from classifier.training.feature_cache import DEFAULT_CACHE_DIR
 from classifier.training.sun_attributes import SunAttributeFiles, read_database
 
 DEFAULTS = TrainingOptions()
@@ -23,9 +30,12 @@ def add_database_arguments(parser) -> None:
         "--data",
         type=Path,
         required=True,
-        help="folder with images.mat, attributes.mat, attributeLabels_continuous.mat",
+        help="the folder holding the release's SUNAttributeDB/ and images/ folders, or the folder with images.mat, "
+        "attributes.mat and attributeLabels_continuous.mat",
     )
-    parser.add_argument("--images", type=Path, help="image folder (default DATA/images)")
+    parser.add_argument(
+        "--images", type=Path, help="image folder (default images/ beside the .mat files or beside their folder)"
+    )
     parser.add_argument("--images-mat", type=Path, help="images.mat elsewhere than DATA")
     parser.add_argument("--attributes-mat", type=Path, help="attributes.mat elsewhere than DATA")
     parser.add_argument("--labels-mat", type=Path, help="attributeLabels_continuous.mat elsewhere than DATA")
@@ -68,6 +78,14 @@ class Command(BaseCommand):
             "--names", type=Path, help="label file to compare attribute names with (default the installed one)"
         )
         parser.add_argument(
+            "--mode",
+            choices=MODES,
+            default=DEFAULTS.mode,
+            help="full: fine-tune every layer (for a GPU); head: freeze the trunk, cache its features, train the "
+            "classifier only (about an hour on a 2-core CPU)",
+        )
+        parser.add_argument("--cache-dir", type=Path, help=f"head mode's feature cache (default {DEFAULT_CACHE_DIR})")
+        parser.add_argument(
             "--weights",
             default=DEFAULTS.weights,
             help="initial weights: imagenet (torchvision's, downloaded once), none, or a checkpoint path",
@@ -104,6 +122,7 @@ class Command(BaseCommand):
                     split_path=options["split"],
                     resume=options["resume"],
                     reference_names=self.reference_names(options["names"]),
+                    cache_dir=options["cache_dir"],
                     log=self.log,
                     progress=options["verbosity"] > 0,
                 )
