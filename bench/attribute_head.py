@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -114,6 +115,13 @@ def sun_sized_head_epochs(options: TrainingOptions) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the data loader's workers): what the
+    extraction would take of one core, whatever else shares the machine."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=1500, help="scene-15 photos to use (at most 1,500)")
@@ -144,11 +152,11 @@ def main() -> None:
         load_before = os.getloadavg()
         torch.manual_seed(options.seed)  # as train_attributes seeds it: the same random trunk, the same cache key
         net = initial_net(options.weights, len(database.names))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         database_features(
             net, database, options, torch.device("cpu"), cache_dir=root / "cache", log=print, progress=True
         )
-        extraction = time.perf_counter() - started
+        extraction, extraction_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
         load_between = os.getloadavg()
         started = time.perf_counter()
         report = train_attributes(
@@ -168,6 +176,7 @@ def main() -> None:
                 "cores": os.cpu_count(),
                 "extraction_s": round(extraction, 1),
                 "extraction_s_per_1000_photos": round(per_thousand, 1),
+                "extraction_cpu_s_per_1000_photos": round(extraction_cpu / len(database.paths) * 1000, 1),
                 "head_run_s": round(training, 1),
                 "train_images": report["metrics"]["train_images"],
                 "sun_extraction_min": round(per_thousand * SUN_PHOTOS / 1000 / 60, 1),

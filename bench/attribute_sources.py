@@ -3,7 +3,9 @@
 - none: the scene network alone (no attribute files installed);
 - matrix: CSAIL's linear matrix over WideResNet-18 features (a fresh install since issue 13:
   a second pass, WideResNet-18 without its stem pool, then one 102 x 512 product);
-- densenet201: the trained DenseNet-201 head.
+- densenet201: the trained DenseNet-201 head;
+- wideresnet18 scene model: for comparison, WideResNet-18 as the scene model, whose one pass
+  yields both the scenes and the matrix's features.
 
 The three analyzers are timed in turn inside each round (so load from other processes falls on
 all alike), on the photos of ../shared/samples/ decoded once; medians after a warm-up round.
@@ -36,10 +38,16 @@ from classifier.engine.labels import read_attribute_names  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 LABEL_FILES = ("categories_places365.txt", "IO_places365.txt", "labels_sunattribute.txt")
+ATTRIBUTE_STAGE = {  # the timing of the pass that computes the attribute scores
+    "none": "-",
+    "matrix": "wideresnet18",
+    "densenet201": "densenet201",
+    "matrix, wideresnet18 scene model": "wideresnet18",
+}
 
 
 def models_dirs(folder: Path) -> dict[str, tuple[Path, str]]:
-    """Three installed folders (random weights): scene files only; plus the matrix; plus the head."""
+    """Installed folders (random weights) and the scene model to serve from each."""
     from tests.conftest import write_places_checkpoint
     from tests.engine.conftest import write_matrix_files
 
@@ -52,17 +60,19 @@ def models_dirs(folder: Path) -> dict[str, tuple[Path, str]]:
     names = read_attribute_names(release / "labels_sunattribute.txt")
     torch.manual_seed(1)
     save_attribute_checkpoint(release / ATTRIBUTE_FILENAME, build_attribute_net(len(names)), names)
+    matrix = (*assets.DEFAULT_ASSETS, *assets.ATTRIBUTE_MATRIX_ASSETS)
     plans = {
-        "none": (assets.DEFAULT_ASSETS, "auto"),
-        "matrix": ((*assets.DEFAULT_ASSETS, *assets.ATTRIBUTE_MATRIX_ASSETS), "auto"),
-        "densenet201": ((*assets.DEFAULT_ASSETS, assets.ATTRIBUTE_HEAD_ASSET), "auto"),
+        "none": (assets.DEFAULT_ASSETS, "resnet18"),
+        "matrix": (matrix, "resnet18"),
+        "densenet201": ((*assets.DEFAULT_ASSETS, assets.ATTRIBUTE_HEAD_ASSET), "resnet18"),
+        "matrix, wideresnet18 scene model": (matrix, "wideresnet18"),
     }
     folders = {}
-    for label, (names_to_install, source) in plans.items():
+    for label, (names_to_install, scene_model) in plans.items():
         models = folder / label
         for name in names_to_install:
             assets.install_from_dir(name, models, release)
-        folders[label] = (models, source)
+        folders[label] = (models, scene_model)
     return folders
 
 
@@ -76,9 +86,9 @@ def main() -> None:
     load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         analyzers = {}
-        for label, (models, source) in models_dirs(Path(tmp)).items():
+        for label, (models, scene_model) in models_dirs(Path(tmp)).items():
             started = time.perf_counter()
-            analyzers[label] = SceneAnalyzer.from_models_dir(models, attributes_source=source)
+            analyzers[label] = SceneAnalyzer.from_models_dir(models, scene_model=scene_model)
             analyzers[label].analyze(photos[0])  # warm-up
             print(f"{label}: built and warmed up in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         totals: dict[str, list[float]] = {label: [] for label in analyzers}
@@ -88,12 +98,12 @@ def main() -> None:
                 for photo in photos:
                     timings = analyzer.analyze(photo).timings_ms
                     totals[label].append(timings["total"])
-                    stages[label].append(timings.get("wideresnet18", timings.get("densenet201", 0.0)))
+                    stages[label].append(timings.get(ATTRIBUTE_STAGE[label], 0.0))
     load_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     base = statistics.median(totals["none"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.rounds} rounds x {len(photos)} photos")
     print(f"Load: before `{load_before}`; after `{load_after}`.\n")
-    print("| attribute source | attribute pass ms | total ms | extra per analysis ms |")
+    print("| attribute source | attribute pass ms (scene pass, if shared) | total ms | extra per analysis ms |")
     print("| --- | --- | --- | --- |")
     for label in analyzers:
         total = statistics.median(totals[label])

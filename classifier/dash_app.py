@@ -217,8 +217,9 @@ def attributes_view(attributes: list[dict], note: str | None, source: dict | Non
     if not attributes:
         return [html.P(note or "No attributes for this photo.", className="sw-note")]
     peak = max(max(a["score"] for a in attributes), 1e-9)
-    origin = [html.P(f"From {source['description']}; {source['scores']}.", className="sw-note sw-attr-source")]
-    return [*(origin if source else []),
+    origin = f"From {source['description']}; {source['scores']}." if source else ""
+    return [
+        *([html.P(origin, className="sw-note sw-attr-source")] if origin else []),
         html.Ul(
             [
                 html.Li(
@@ -234,7 +235,7 @@ def attributes_view(attributes: list[dict], note: str | None, source: dict | Non
                 for a in attributes
             ],
             className="sw-attrs",
-        )
+        ),
     ]
 
 
@@ -322,7 +323,9 @@ def present(state: PanelState, selected: int = 0) -> Presentation:
         bars=[scene_bar(s) for s in analysis["scenes"]],
         view=heat_view(state, picture, selected),
         io=io_view(analysis["io"]),
-        attributes=attributes_view(analysis["attributes"], analysis["attributes_note"], analysis["models"]["attributes"]),
+        attributes=attributes_view(
+            analysis["attributes"], analysis["attributes_note"], analysis["models"]["attributes"]
+        ),
         custom=custom_view(analysis["custom"], picture),
         timing=f"{timing_text(analysis['timings_ms'])} {model_line(analysis['models'])}",
     )

@@ -62,6 +62,10 @@ def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+# A typo stops the start (apps.py imports this module), not the first request:
+trusted_networks(tuple(settings.SCENEWEB_TRUSTED_PROXIES))
+
+
 def parsed_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip())

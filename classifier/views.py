@@ -181,7 +181,7 @@ def panel_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     @wraps(view)
     def guarded(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
         panel_app(ident)
-        return view(request, ident, **kwargs)
+        return view(request, ident=ident, **kwargs)
 
     return guarded
 

@@ -150,6 +150,8 @@ else:
             "BACKEND": "diskcache.DjangoCache",
             "LOCATION": str(env_path("SCENEWEB_CACHE_DIR", Path("cache"), base=BASE_DIR)),
             "OPTIONS": {"size_limit": 2**30},  # oldest entries are culled past 1 GB
+            # SQLite's lock wait: diskcache's default (10 ms) turns a busy moment into a cache miss.
+            "DATABASE_TIMEOUT": 1.0,
         }
     }
 

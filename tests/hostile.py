@@ -85,6 +85,7 @@ def rejected_corpus() -> dict[str, tuple[str, bytes, str, int]]:
             "unsupported_format",
             400,
         ),
+        "13 megapixel webp (a quarter of the pixel limit)": ("big.webp", large_webp(), "too_many_pixels", 413),
     }
 
 
@@ -112,3 +113,9 @@ def hostile_http_answers() -> dict[str, tuple[bytes, str]]:
         "broken chunked body": (http_answer("Transfer-Encoding: chunked", body=b"zz\r\n\xff\xd8\r\n"), "bad_response"),
         "gzip we did not ask for": (http_answer("Content-Encoding: gzip", "Content-Length: 4"), "bad_content_encoding"),
     }
+
+
+def large_webp() -> bytes:
+    """4000 x 3300 pixels of one colour in 34 KB: under the pixel limit, over WebP's quarter of it
+    (Pillow's WebP decoder holds four full-size buffers)."""
+    return image_bytes(Image.new("RGB", (4000, 3300), (90, 120, 200)), "WEBP", quality=10, method=0)

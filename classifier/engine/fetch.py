@@ -253,8 +253,10 @@ class Deadline:
         meanwhile (and its number reused by another request) is never touched, and TLS wrapping,
         which detaches the original socket object, does not escape the shutdown."""
         with self._lock:
-            if self.expired:
-                raise self.error()
+            if self.expired:  # connected just too late: the next read fails, as `fetch_timeout`
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return
             self._watched.append(sock.dup())
 
     def _expire(self) -> None:

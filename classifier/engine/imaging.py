@@ -58,6 +58,10 @@ QUARTER_TURNS = {
 }
 STRIP_PIXELS = 1 << 20
 """Source pixels converted to RGB at a time while shrinking: bounds the temporaries to a few MB."""
+WEBP_COST = 4
+"""Pillow decodes every WebP through libwebp's animation decoder, which holds about four
+full-size RGBA buffers (759 MB at 7000x7000, where PNG RGBA takes 232 MB; docs/benchmarks.md,
+"Decoding memory"), and offers no reduced-size decoding: so WebP gets a quarter of the pixel limit."""
 MARKUP_WORDS = ((b"<svg", "an SVG drawing"), (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"))
 
 
@@ -141,6 +145,14 @@ def _check_header(image: Image.Image, limits: ImageLimits) -> None:
     if width * height > limits.max_pixels:
         raise ImageRejected(
             f"The image is {width}x{height} pixels; the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
+            code="too_many_pixels",
+            status=413,
+        )
+    if image.format == "WEBP" and width * height > limits.max_pixels // WEBP_COST:
+        raise ImageRejected(
+            f"The WebP image is {width}x{height} pixels; WebP takes {WEBP_COST} times the memory of other formats "
+            f"to decode, so its limit is {limits.max_pixels / WEBP_COST / 1e6:.1f} megapixels. "
+            "Please send it as JPEG or PNG, or smaller.",
             code="too_many_pixels",
             status=413,
         )

@@ -375,14 +375,15 @@ Answer = Callable[[socket.socket, str, threading.Event], None]
 
 
 @contextmanager
-def raw_server(answer: Answer):
-    """Yields http://127.0.0.1:PORT; each connection's request is read, then ``answer(conn, path, stop)``."""
+def raw_server(answer: Answer, *, read_request: bool = True):
+    """Yields http://127.0.0.1:PORT; each connection's request is read (unless not asked to: a TLS
+    client speaks first in binary), then ``answer(conn, path, stop)``."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
     def handle(conn: socket.socket) -> None:
         with conn, suppress(OSError):
-            request = b""
+            request = b"GET / HTTP/1.1\r\n\r\n" if not read_request else b""
             while b"\r\n\r\n" not in request:
                 data = conn.recv(4096)
                 if not data:
@@ -484,7 +485,7 @@ def test_the_deadline_covers_a_tls_handshake_that_drips():
     def slow_handshake(conn, path, stop):
         drip(conn, b"\x16\x03\x03\x40\x00" + b"\0" * 500, stop)
 
-    with raw_server(slow_handshake) as base:
+    with raw_server(slow_handshake, read_request=False) as base:
         error = outcome_within(base.replace("http://", "https://") + "/photo.jpg", DRIPPING, limit=5 * DEADLINE)
     assert error.code == "fetch_timeout"
 

@@ -271,3 +271,14 @@ def test_exif_orientation_is_applied_to_a_large_photo_that_is_shrunk():
     assert decoded.image.size == (341, 1024)
     assert close_to(decoded.image.getpixel((170, 100)), (0, 0, 255))
     assert close_to(decoded.image.getpixel((170, 900)), (255, 0, 0))
+
+
+def test_webp_gets_a_quarter_of_the_pixel_limit_as_it_costs_four_times_the_memory():
+    limits = ImageLimits(max_pixels=200_000)
+    picture = photo((300, 300))  # 90,000 pixels: over a quarter of the limit
+    assert decode_image(image_bytes(picture, "PNG"), limits).image.size == (300, 300)
+    with pytest.raises(ImageRejected) as rejected:
+        decode_image(image_bytes(picture, "WEBP"), limits)
+    assert (rejected.value.code, rejected.value.status) == ("too_many_pixels", 413)
+    assert "JPEG or PNG" in rejected.value.message
+    assert decode_image(image_bytes(photo((200, 200)), "WEBP"), limits).image.size == (200, 200)

@@ -136,7 +136,8 @@ def test_a_refused_url_shows_an_inline_error_and_the_page_stays_usable(panel, sa
 
 RECORD_VIOLATIONS = """
 window.violations = [];
-document.addEventListener('securitypolicyviolation', e => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));
+document.addEventListener(
+    'securitypolicyviolation', e => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
 """
 
 
@@ -182,3 +183,22 @@ def test_the_page_fits_a_phone(browser, live_server, service, sample_photos):
         assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
     finally:
         context.close()
+
+
+def test_a_fresh_install_shows_ten_attributes_and_where_they_come_from(
+    browser, live_server, service, use_models, fresh_models_dir, sample_photos
+):
+    use_models(fresh_models_dir)  # what `fetch_models` installs: no trained head, CSAIL's attribute matrix
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(live_server.url)
+    page.wait_for_selector("#upload input[type=file]", state="attached")
+    page.set_input_files("#upload input[type=file]", str(sample_photos[0]))
+    wait_for_status(page, "Analysed your photo.")
+    assert_results_shown(page)
+    assert page.locator("#attributes .sw-attrs li").count() == 10
+    origin = page.locator("#attributes .sw-attr-source").inner_text()
+    assert "WideResNet-18" in origin and "raw linear responses, not probabilities" in origin
+    screenshot(page, "panel-fresh-install.png")
+    context.close()

@@ -12,9 +12,15 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -146,3 +152,73 @@ def test_the_config_runs_the_networks_side_by_side_when_a_worker_has_one_thread(
         check=True,
     )
     assert probe.stdout.strip() == expected
+
+
+@dataclass
+class Drip:
+    url: str
+    connections: int = 0
+
+
+@contextmanager
+def drip_server(*, interval: float = 0.25, limit_s: float = 150) -> Iterator[Drip]:
+    """An image host from hell: it answers every request one byte every `interval` seconds, in a
+    header line that never ends (for at most `limit_s`, so a broken test still stops)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    drip = Drip(f"http://127.0.0.1:{listener.getsockname()[1]}/photo.jpg")
+    stop = threading.Event()
+
+    def serve(connection: socket.socket) -> None:
+        with connection, suppress(OSError):
+            connection.recv(65536)
+            drip.connections += 1
+            deadline = time.monotonic() + limit_s
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000:
+                if stop.is_set() or time.monotonic() > deadline:
+                    return
+                connection.sendall(bytes([byte]))
+                time.sleep(interval)
+
+    def accept() -> None:
+        with suppress(OSError):
+            while True:
+                threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield drip
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_two_slow_drip_urls_in_flight_leave_the_service_answering(models_dir, photo_bytes):
+    """One worker, two threads, both fetching from a host that drips a byte at a time: the fetch
+    deadline frees them, so ordinary uploads queued behind them are answered, well before the
+    drip would have ended by itself (their client gives up long before that)."""
+    with (
+        drip_server() as drip,
+        running_gunicorn(
+            models_dir, workers=1, threads=2, SCENEWEB_ALLOW_PRIVATE_URLS="1", SCENEWEB_FETCH_TIMEOUT="3"
+        ) as server,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        slow = [
+            pool.submit(requests.post, f"{server.url}/api/analyze", json={"url": drip.url}, timeout=200)
+            for _ in range(2)
+        ]
+        deadline = time.monotonic() + 60
+        while drip.connections < 2:  # both request threads of the worker are held by the drip
+            assert time.monotonic() < deadline, "the worker never fetched the drip URLs"
+            time.sleep(0.05)
+        answers = [
+            requests.post(
+                f"{server.url}/api/analyze?heatmap=0",
+                files={"image": ("photo.jpg", photo_bytes, "image/jpeg")},
+                timeout=60,
+            )
+            for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [200, 200]
+        refused = [future.result() for future in slow]
+    assert [(r.status_code, r.json()["code"]) for r in refused] == [(422, "fetch_timeout")] * 2

@@ -5,6 +5,7 @@ or a message on the page; the endpoints this site does not use are not there."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.cache import cache
@@ -200,3 +201,11 @@ def test_the_panel_layout_is_still_served(service):
     response = Client().get(f"{PANEL}/_dash-layout")
     assert response.status_code == 200
     assert "panel-state" in response.content.decode()
+
+
+def test_the_panel_scripts_redirect_to_the_static_files(service, client):
+    page = client.get("/").content.decode()
+    script = re.search(r'src="(/django_plotly_dash/app/SceneWeb/_dash-component-suites/[^"]+)"', page).group(1)
+    response = client.get(script)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/static/dash/component/")

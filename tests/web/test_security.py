@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -220,9 +221,10 @@ PRODUCTION = {
 }
 
 
-def check_deploy(models_dir: Path, **extra: str) -> subprocess.CompletedProcess:
+def check_deploy(models_dir: Path, environment: dict = PRODUCTION, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SCENEWEB_"))}
-    env |= PRODUCTION | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "SCENEWEB_MODELS_DIR": str(models_dir)} | extra
+    secret = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "SCENEWEB_MODELS_DIR": str(models_dir)}
+    env |= environment | secret | extra
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO,
@@ -243,3 +245,36 @@ def test_check_deploy_warns_when_private_urls_are_allowed(models_dir):
     result = check_deploy(models_dir, SCENEWEB_ALLOW_PRIVATE_URLS="1")
     assert result.returncode != 0
     assert "sceneweb.W001" in result.stderr + result.stdout
+
+
+DEPLOY_GUIDE = (REPO / "docs" / "deploy-ec2.md").read_text()
+
+
+def deploy_guide_env_file() -> dict[str, str]:
+    """The lines of the guide's /etc/sceneweb/env, as systemd would read them."""
+    block = DEPLOY_GUIDE.split("## 3. Environment file", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return dict(line.split("=", 1) for line in block.splitlines() if line.strip())
+
+
+def test_check_deploy_is_clean_with_the_deploy_guides_env_file(models_dir):
+    result = check_deploy(models_dir, deploy_guide_env_file())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_guides_nginx_takes_the_largest_request_the_service_accepts_and_little_more():
+    """The panel sends a photo of SCENEWEB_MAX_UPLOAD_MB base64-encoded; nginx must pass it on."""
+    upload_mb = deploy_guide_env_file()["SCENEWEB_MAX_UPLOAD_MB"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWEB_")} | {"SCENEWEB_MAX_UPLOAD_MB": upload_mb}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sceneweb.settings as s; print(s.SCENEWEB_MAX_REQUEST_BYTES)"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    service_limit = int(probe.stdout)
+    nginx_limit = int(re.search(r"client_max_body_size (\d+)m;", DEPLOY_GUIDE).group(1)) * 2**20
+    assert service_limit <= nginx_limit < service_limit + 2**20
