@@ -9,8 +9,12 @@ each shared page among the processes sharing it) shows what the workers share wi
 Bounded: a request count per level, a time limit per level and per request; it stops by itself.
 The rate limit is turned off for the run (one client address sends everything).
 
+With `--drip N`, N more clients keep asking the server to analyse image URLs on a local host that
+sends one byte every quarter second and never finishes (each such request ends at the fetch
+deadline, `--fetch-timeout`): what ordinary uploads get while slow fetches hold request threads.
+
     .venv/bin/python bench/load.py [--levels 1,2,4,8] [--requests 300] [--no-attributes]
-        [--workers N] [--threads N] [--level-seconds 600] [--out results.md]
+        [--workers N] [--threads N] [--level-seconds 600] [--drip N] [--fetch-timeout S] [--out results.md]
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from classifier.engine import assets  # noqa: E402
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
 from classifier.engine.labels import read_attribute_names  # noqa: E402
 from tests.conftest import LABEL_FILES, SHARED, write_places_checkpoint  # noqa: E402
-from tests.gunicorn_server import Gunicorn, memory_kb, running_gunicorn  # noqa: E402
+from tests.gunicorn_server import Gunicorn, drip_server, memory_kb, running_gunicorn  # noqa: E402
 
 MB = 1024  # smaps figures are in kB
 
@@ -69,6 +73,7 @@ class LevelResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     restarts: int = 0
+    drips: dict[str, int] = field(default_factory=dict)  # answers to the slow-drip URL requests, by outcome
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -78,13 +83,34 @@ class LevelResult:
         ok = len(self.latencies_ms)
         errors = sum(self.errors.values())
         detail = f" ({', '.join(f'{k}: {v}' for k, v in sorted(self.errors.items()))})" if errors else ""
+        drips = ", ".join(f"{k}: {v}" for k, v in sorted(self.drips.items())) or "-"
         return (
             f"| {self.concurrency} | {self.sent} | {ok / self.seconds:.2f} | {self.percentile(50):.0f} | "
-            f"{self.percentile(95):.0f} | {self.percentile(99):.0f} | {errors}{detail} | {self.restarts} |"
+            f"{self.percentile(95):.0f} | {self.percentile(99):.0f} | {errors}{detail} | {self.restarts} | {drips} |"
         )
 
 
-def run_level(server: Gunicorn, photos: list[bytes], concurrency: int, count: int, limit_s: float) -> LevelResult:
+def outcome_of(answer: requests.Response) -> str:
+    try:
+        return f"{answer.status_code} {answer.json().get('code', 'ok')}"
+    except ValueError:
+        return f"{answer.status_code}"
+
+
+def keep_dripping(server: Gunicorn, url: str, result: LevelResult, stop: threading.Event, lock: threading.Lock) -> None:
+    """One client asking, again and again, for the analysis of an image URL that never arrives."""
+    while not stop.is_set():
+        try:
+            outcome = outcome_of(requests.post(f"{server.url}/api/analyze", json={"url": url}, timeout=120))
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+        with lock:
+            result.drips[outcome] = result.drips.get(outcome, 0) + 1
+
+
+def run_level(
+    server: Gunicorn, photos: list[bytes], concurrency: int, count: int, limit_s: float, drip_url: str, drips: int
+) -> LevelResult:
     result = LevelResult(concurrency)
     local = threading.local()
     deadline = time.monotonic() + limit_s
@@ -117,12 +143,23 @@ def run_level(server: Gunicorn, photos: list[bytes], concurrency: int, count: in
                 result.errors[outcome] = result.errors.get(outcome, 0) + 1
 
     before = server.worker_pids()
+    stop = threading.Event()
+    dripping = [
+        threading.Thread(target=keep_dripping, args=(server, drip_url, result, stop, lock), daemon=True)
+        for _ in range(drips)
+    ]
+    for thread in dripping:
+        thread.start()
+    time.sleep(1 if dripping else 0)  # the slow fetches are in flight before the level starts
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         futures = [pool.submit(one, photo) for photo in itertools.islice(itertools.cycle(photos), count)]
         for future in tqdm(as_completed(futures), total=count, desc=f"concurrency {concurrency}", unit="req"):
             future.result()
     result.seconds = time.perf_counter() - started
+    stop.set()
+    for thread in dripping:
+        thread.join(timeout=150)
     result.restarts = len(before - server.worker_pids())
     return result
 
@@ -179,6 +216,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="SCENEWEB_THREADS (default: the config's)")
     parser.add_argument("--no-attributes", action="store_true", help="serve without the DenseNet-201 attribute head")
     parser.add_argument("--level-seconds", type=float, default=600, help="stop sending at a level after this long")
+    parser.add_argument("--drip", type=int, default=0, help="clients keeping slow-drip image URLs in flight")
+    parser.add_argument("--fetch-timeout", type=float, default=15, help="SCENEWEB_FETCH_TIMEOUT for the run")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     args = parser.parse_args()
 
@@ -188,18 +227,21 @@ def main() -> None:
         sys.exit(f"No photos in {SHARED / 'samples'}; the load test sends real photos from ../shared/samples/.")
     settings = {"workers": args.workers, "threads": args.threads}
     settings = {k: v for k, v in settings.items() if v is not None}
+    settings |= {"SCENEWEB_FETCH_TIMEOUT": str(args.fetch_timeout)}
+    if args.drip:
+        settings |= {"SCENEWEB_ALLOW_PRIVATE_URLS": "1"}  # the drip host is on 127.0.0.1
 
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="sceneweb-load-") as folder:
         models = generated_models(Path(folder), attributes=not args.no_attributes)
         weights_mb = sum(f.stat().st_size for f in models.iterdir()) / 2**20
-        with running_gunicorn(models, **settings) as server:
+        with drip_server() as drip, running_gunicorn(models, **settings) as server:
             config = server.log.split("sceneweb: ", 1)[1].splitlines()[0]
             idle_memory = memory_table(server)
             results = []
             for level in levels:
                 count = max(level * 4, args.requests * level // max(levels))
-                results.append(run_level(server, photos, level, count, args.level_seconds))
+                results.append(run_level(server, photos, level, count, args.level_seconds, drip.url, args.drip))
             loaded_memory = memory_table(server)
     load_after = load_average()
 
@@ -208,10 +250,11 @@ def main() -> None:
         f"Load average (1, 5, 15 min) before: {load_before}; after: {load_after}.",
         f"Server: {config}; preload on. Model files {weights_mb:.0f} MB "
         f"({'ResNet-18 + DenseNet-201 attributes' if not args.no_attributes else 'ResNet-18 only'}).",
-        f"{len(photos)} real photos from ../shared/samples/, cycled; heatmap on; rate limit off.",
+        f"{len(photos)} real photos from ../shared/samples/, cycled; heatmap on; rate limit off; "
+        f"{args.drip} slow-drip URL requests in flight (fetch deadline {args.fetch_timeout:g} s).",
         "",
-        "| concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors | worker restarts |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors | worker restarts | drip answers |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(r.row() for r in results),
         "",
         "Memory after start-up (warm, before any request):",

@@ -1,4 +1,5 @@
-"""gunicorn with the production config (sceneweb/gunicorn.py) on 127.0.0.1, for tests and bench/load.py.
+"""gunicorn with the production config (sceneweb/gunicorn.py) on 127.0.0.1, for tests and bench/load.py,
+and a hostile image host to point it at (`drip_server`).
 
 The server binds port 0 and reports the port the kernel chose, so parallel runs never collide.
 Workers are found through /proc (Linux), which also tells their memory and which worker
@@ -11,14 +12,16 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,3 +201,44 @@ def accepted_socket_inode(server_port: int, client_port: int) -> int | None:
         if fields[1] == local and fields[2] == remote and fields[9] != "0":
             return int(fields[9])
     return None
+
+
+# -- a hostile image host ----------------------------------------------------------------------
+
+
+@dataclass
+class Drip:
+    url: str
+    connections: int = 0
+
+
+@contextmanager
+def drip_server(*, interval: float = 0.25, limit_s: float = 150) -> Iterator[Drip]:
+    """An image host from hell: it answers every request one byte every `interval` seconds, in a
+    header line that never ends (for at most `limit_s`, so a broken test still stops)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    drip = Drip(f"http://127.0.0.1:{listener.getsockname()[1]}/photo.jpg")
+    stop = threading.Event()
+
+    def serve(connection: socket.socket) -> None:
+        with connection, suppress(OSError):
+            connection.recv(65536)
+            drip.connections += 1
+            deadline = time.monotonic() + limit_s
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000:
+                if stop.is_set() or time.monotonic() > deadline:
+                    return
+                connection.sendall(bytes([byte]))
+                time.sleep(interval)
+
+    def accept() -> None:
+        with suppress(OSError):
+            while True:
+                threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield drip
+    finally:
+        stop.set()
+        listener.close()

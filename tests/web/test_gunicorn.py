@@ -12,21 +12,16 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.gunicorn_server import REPO, Gunicorn, running_gunicorn, worker_holding
+from tests.gunicorn_server import REPO, Gunicorn, drip_server, running_gunicorn, worker_holding
 
 pytestmark = [
     pytest.mark.slow,
@@ -152,44 +147,6 @@ def test_the_config_runs_the_networks_side_by_side_when_a_worker_has_one_thread(
         check=True,
     )
     assert probe.stdout.strip() == expected
-
-
-@dataclass
-class Drip:
-    url: str
-    connections: int = 0
-
-
-@contextmanager
-def drip_server(*, interval: float = 0.25, limit_s: float = 150) -> Iterator[Drip]:
-    """An image host from hell: it answers every request one byte every `interval` seconds, in a
-    header line that never ends (for at most `limit_s`, so a broken test still stops)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    drip = Drip(f"http://127.0.0.1:{listener.getsockname()[1]}/photo.jpg")
-    stop = threading.Event()
-
-    def serve(connection: socket.socket) -> None:
-        with connection, suppress(OSError):
-            connection.recv(65536)
-            drip.connections += 1
-            deadline = time.monotonic() + limit_s
-            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000:
-                if stop.is_set() or time.monotonic() > deadline:
-                    return
-                connection.sendall(bytes([byte]))
-                time.sleep(interval)
-
-    def accept() -> None:
-        with suppress(OSError):
-            while True:
-                threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield drip
-    finally:
-        stop.set()
-        listener.close()
 
 
 def test_two_slow_drip_urls_in_flight_leave_the_service_answering(models_dir, photo_bytes):

@@ -1,0 +1,67 @@
+"""How the networks run on a CPU: inference modes, thread counts, and running the two
+networks side by side.
+
+Every mode keeps the engine's interfaces: a scene net still answers `heatmap_pass` (logits and
+feature map from one pass) and an attribute model still answers `scores`; only the callable
+that computes the forward pass changes. Each mode is prepared once, when the analyzer is
+built, and is then only read, so one analyzer serves many threads.
+
+- "eager": the torchvision modules as built (the reference the others are checked against).
+- "fused": BatchNorm folded into the preceding convolutions and channels-last memory layout;
+  pure PyTorch, a second or two at start-up, same results to float rounding (the default).
+- "onnx": the networks exported once to ONNX and run by ONNX Runtime, an optional package
+  (`pip install onnxruntime onnx`).
+- "onnx-int8": the ONNX graphs quantised to int8 (static, per-channel weights, activation
+  ranges calibrated on a few real photos), for CPUs with VNNI; numerics change, so it is never
+  the default (bench/fidelity.py measures how much).
+
+Grad-CAM networks (AlexNet, VGG16) need autograd through their classifier, so they always
+run eagerly; the attribute model is accelerated in every case.
+
+The work lives in private modules, one per concept (as timm keeps its infrastructure):
+`_modes` (the settings and preparing a network for its mode), `_onnx` (export, int8
+quantisation and the ONNX Runtime session) and `_pool` (the per-process threads that run the
+two networks side by side). Import from this package, not from them.
+"""
+
+from classifier.engine.acceleration._modes import (
+    DEFAULT_MODE,
+    INFERENCE_MODES,
+    AcceleratedSceneNet,
+    InferenceSettings,
+    accelerate_attributes,
+    accelerate_scene_net,
+    apply_thread_setting,
+    check_mode,
+    fused,
+)
+from classifier.engine.acceleration._onnx import (
+    CALIBRATION_HINT,
+    ONNX_HINT,
+    ONNX_MISSING,
+    calibration_batches,
+    int8_model,
+    onnx_graph,
+)
+from classifier.engine.acceleration._pool import PerProcessPool, single_thread_pool, timed_inference
+
+__all__ = [
+    "CALIBRATION_HINT",
+    "DEFAULT_MODE",
+    "INFERENCE_MODES",
+    "ONNX_HINT",
+    "ONNX_MISSING",
+    "AcceleratedSceneNet",
+    "InferenceSettings",
+    "PerProcessPool",
+    "accelerate_attributes",
+    "accelerate_scene_net",
+    "apply_thread_setting",
+    "calibration_batches",
+    "check_mode",
+    "fused",
+    "int8_model",
+    "onnx_graph",
+    "single_thread_pool",
+    "timed_inference",
+]

@@ -1,0 +1,125 @@
+"""The inference settings and what each mode makes of a network.
+
+Kept apart from the ONNX and thread-pool code so that choosing a mode reads in one place: the
+settings record, the thread setting, the pure-PyTorch "fused" rewrite, and the two entry points
+the analyzer calls to wrap its networks for the chosen mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from classifier.engine.acceleration._onnx import OnnxNetwork
+from classifier.engine.attributes import AttributeModel
+from classifier.engine.places import ConvClassifierSceneNet, SceneNet
+
+INFERENCE_MODES = ("fused", "eager", "onnx", "onnx-int8")
+DEFAULT_MODE = "fused"
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    mode: str = DEFAULT_MODE
+    threads: int = 0
+    """Intra-op threads per network; 0 keeps PyTorch's default (one per core)."""
+    parallel: bool = False
+    """Run the scene and attribute networks at the same time, one thread each."""
+    calibration: tuple[Path, ...] = ()
+    """Photos whose activations set the int8 ranges (mode onnx-int8 only)."""
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        if self.threads < 0:
+            raise ValueError(f"threads must be 0 (PyTorch's default) or more, got {self.threads}")
+
+    @property
+    def threads_per_network(self) -> int:
+        if self.parallel:
+            return 1
+        return self.threads or torch.get_num_threads()
+
+
+def check_mode(mode: str) -> str:
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"Unknown inference mode {mode!r}; choose one of: {', '.join(INFERENCE_MODES)}")
+    return mode
+
+
+def apply_thread_setting(threads: int) -> None:
+    """Set PyTorch's intra-op threads for the process (new threads inherit the last value set)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
+class _ChannelsLast(nn.Module):
+    """Feeds a channels-last network: convolutions then skip a layout conversion per layer."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net.to(memory_format=torch.channels_last)
+
+    def forward(self, batch: torch.Tensor):
+        return self.net(batch.contiguous(memory_format=torch.channels_last))
+
+
+def fused(module: nn.Module) -> nn.Module:
+    """A copy with every Conv2d+BatchNorm2d pair folded into one Conv2d, in channels-last layout.
+
+    DenseNet's other BatchNorms (before a ReLU and after a concatenation) cannot be folded and stay.
+    """
+    from torch.fx.experimental import optimization
+
+    return _ChannelsLast(optimization.fuse(module.eval(), inplace=False)).eval()
+
+
+class AcceleratedSceneNet(SceneNet):
+    """A scene net whose forward pass is a prepared callable; heatmaps still read the original fc."""
+
+    def __init__(self, original: SceneNet, forward: Callable):
+        super().__init__(original.net)
+        self.original = original
+        self.fast_forward = forward
+        self.heatmap = original.heatmap
+        self.heatmap_layer = original.heatmap_layer
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.fast_forward(x)
+
+    @property
+    def class_weights(self) -> torch.Tensor:
+        return self.original.class_weights
+
+
+def accelerate_scene_net(
+    net: SceneNet, settings: InferenceSettings, input_size: int, calibration: Sequence[torch.Tensor] | None = None
+) -> SceneNet:
+    if settings.mode == "eager" or isinstance(net, ConvClassifierSceneNet):
+        return net
+    return AcceleratedSceneNet(net, _prepare(net, settings, input_size, 2, calibration))
+
+
+def accelerate_attributes(
+    model, settings: InferenceSettings, input_size: int, calibration: Sequence[torch.Tensor] | None = None
+):
+    """The DenseNet-201 head accelerated; other attribute models (the linear matrix) as they are."""
+    if settings.mode == "eager" or not isinstance(model, AttributeModel):
+        return model
+    return dataclasses.replace(model, net=_prepare(model.net, settings, input_size, 1, calibration))
+
+
+def _prepare(
+    module: nn.Module,
+    settings: InferenceSettings,
+    input_size: int,
+    outputs: int,
+    calibration: Sequence[torch.Tensor] | None,
+) -> Callable:
+    if settings.mode.startswith("onnx"):  # calibration is given for onnx-int8 only
+        return OnnxNetwork(module, input_size, settings.threads_per_network, outputs, calibration)
+    return fused(module)
