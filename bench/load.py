@@ -23,6 +23,7 @@ import argparse
 import itertools
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -236,7 +237,7 @@ def main() -> None:
         models = generated_models(Path(folder), attributes=not args.no_attributes)
         weights_mb = sum(f.stat().st_size for f in models.iterdir()) / 2**20
         with drip_server() as drip, running_gunicorn(models, **settings) as server:
-            config = server.log.split("sceneweb: ", 1)[1].splitlines()[0]
+            config = re.search(r"sceneweb: (\d+ workers .*)", server.log).group(1)
             idle_memory = memory_table(server)
             results = []
             for level in levels:

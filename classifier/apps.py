@@ -8,7 +8,7 @@ PROCESS_STARTED = time.monotonic()  # `/api/health` reports uptime from here (Dj
 
 
 def check_model_settings(config=settings) -> None:
-    """Unknown model names stop start-up with the known ones listed, instead of a 503 per request."""
+    """Unknown model names (and a mirror that is no web address) stop start-up with what to set instead."""
     from classifier.engine.linear_attributes import ATTRIBUTE_SOURCES
     from classifier.engine.places import SCENE_MODELS
 
@@ -21,6 +21,12 @@ def check_model_settings(config=settings) -> None:
         raise ImproperlyConfigured(
             f"SCENEWEB_ATTRIBUTES_SOURCE={config.SCENEWEB_ATTRIBUTES_SOURCE!r} is not one of "
             f"{', '.join(ATTRIBUTE_SOURCES)}."
+        )
+    mirror = config.SCENEWEB_MODELS_MIRROR
+    if mirror and not mirror.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            f"SCENEWEB_MODELS_MIRROR={mirror!r} is not an http(s) base URL; give the address under which "
+            "the model files can be fetched by name, e.g. https://models.example.org/places365/."
         )
 
 

@@ -127,8 +127,8 @@ def log_refusal(request: HttpRequest, error: SceneWebError) -> None:
 def take_rate_slot(client: str, now: float | None = None) -> None:
     """Count one analysis for ``client`` in the current minute; raise `RateLimited` past the limit.
 
-    A fixed one-minute window in Django's cache: cheap and shared by every thread of the
-    process (and by every worker when the cache is shared).
+    A fixed one-minute window in Django's cache, which every worker shares (settings.CACHES: Redis,
+    or SQLite on disk); `add` and `incr` are atomic there, so concurrent slots are all counted.
     """
     limit = settings.SCENEWEB_RATE_LIMIT
     if limit <= 0:

@@ -26,15 +26,17 @@ from django_plotly_dash import views as dash_views
 
 from classifier import sources
 from classifier.apps import PROCESS_STARTED
+from classifier.dash_app import APP_NAME
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
 from classifier.runtime import get_analyzer, image_limits
-from classifier.security import RateLimited, log_refusal, rate_limited
+from classifier.security import RateLimited, log_field, log_refusal, rate_limited
 
 logger = logging.getLogger("sceneweb.panel")
 
 FALSE_WORDS = {"0", "false", "no", "off"}
+JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
 VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-dash", "pillow")
 
 
@@ -168,8 +170,6 @@ class PanelRequestRefused(SceneWebError):
 
 
 def panel_app(ident: str) -> None:
-    from classifier.dash_app import APP_NAME  # it imports this module's neighbours; loaded by urls.py
-
     if ident != APP_NAME:
         raise SceneWebError(f"There is no panel called {ident[:40]!r}.", code="not_found", status=404)
 
@@ -222,7 +222,7 @@ def panel_update(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
     try:
         return dash_views.update(request, ident, stateless=True)
     except (DashException, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        logger.warning("panel update refused: %s: %s", type(exc).__name__, str(exc)[:200].encode("unicode_escape"))
+        logger.warning("panel update refused: %s: %s", type(exc).__name__, log_field(str(exc)[:200]))
         raise PanelRequestRefused("The panel could not act on this request; please reload the page.") from None
 
 
@@ -239,9 +239,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             ),
         )
     return csrf_views.csrf_failure(request, reason)
-
-
-JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -181,7 +181,7 @@ ASSETS: dict[str, AssetSpec] = {
             "The DenseNet-201 SUN-attribute head; no public weights exist, `train_attributes` makes it.",
             licence="yours (trained locally on the SUN Attribute Database)",
             origin="python manage.py train_attributes",
-            approx_size_mb=74.0,
+            approx_size_mb=70.6,
         ),
     )
 }

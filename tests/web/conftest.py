@@ -31,3 +31,13 @@ def private_cache(tmp_path_factory):
     location = tmp_path_factory.mktemp("cache")
     with override_settings(CACHES={"default": {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(location)}}):
         yield location
+
+
+@pytest.fixture
+def frozen_minute(monkeypatch):
+    """Rate-limit windows are calendar minutes: a test counting slots must not straddle two of them."""
+    from types import SimpleNamespace
+
+    from classifier import security
+
+    monkeypatch.setattr(security, "time", SimpleNamespace(time=lambda: 6_000_030.0))

@@ -99,7 +99,7 @@ def test_missing_weights_become_an_inline_message(service, use_models, tmp_path,
     assert "manage.py fetch_models" in outcome.error
 
 
-def test_the_rate_limit_applies_to_the_panel_too(service, settings, photo_bytes):
+def test_the_rate_limit_applies_to_the_panel_too(service, settings, photo_bytes, frozen_minute):
     settings.SCENEWEB_RATE_LIMIT = 1
     analyse_source("upload", upload_of(photo_bytes), client="198.51.100.7")
     outcome = analyse_source("upload", upload_of(photo_bytes), client="198.51.100.7")
@@ -263,7 +263,7 @@ def test_a_bar_click_and_the_png_are_rendered_from_the_kept_analysis(analysed):
     assert png["filename"] == f"scene-heatmap-{analysed.analysis['cams'][3]['index']}.png"
 
 
-def test_a_client_already_refused_gets_no_work_done_through_the_panel(analysed, settings, monkeypatch):
+def test_a_client_already_refused_gets_no_work_done_through_the_panel(analysed, settings, monkeypatch, frozen_minute):
     settings.SCENEWEB_RATE_LIMIT = 1
     client = "198.51.100.9"
     act({"type": "scene-bar", "index": 1}, inputs(key=analysed.key), client=client)  # the one allowed

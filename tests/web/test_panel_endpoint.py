@@ -169,7 +169,9 @@ def test_a_forged_scene_index_gets_a_message(page_client, sample_photos):
     assert shown["error"] == {"children": "Pick one of the 5 listed scenes."}
 
 
-def test_a_client_answered_429_gets_no_work_done_through_the_endpoint(page_client, service, sample_photos, monkeypatch):
+def test_a_client_answered_429_gets_no_work_done_through_the_endpoint(
+    page_client, service, sample_photos, monkeypatch, frozen_minute
+):
     service.SCENEWEB_RATE_LIMIT = 1
     key = analyse_sample(page_client, sample_photos[0].name)["panel-state"]["data"]
     monkeypatch.setattr(dash_app.cam, "render_overlay", lambda *a, **k: pytest.fail("rendered"))

@@ -91,7 +91,7 @@ def test_an_image_url_is_analysed(client, service, photo_bytes):
     assert_analysed(response)
 
 
-def test_the_rate_limit_answers_429_with_retry_after_per_client(client, service):
+def test_the_rate_limit_answers_429_with_retry_after_per_client(client, service, frozen_minute):
     service.SCENEWEB_RATE_LIMIT = 2
     for _ in range(2):
         assert_refused(client.post("/api/analyze"), 400, "no_image")
