@@ -41,9 +41,9 @@ from tqdm import tqdm  # noqa: E402
 from classifier.engine import acceleration, assets, cam  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
+from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from classifier.engine.imaging import decode_image  # noqa: E402
 from classifier.engine.labels import read_attribute_names  # noqa: E402
-from classifier.engine.places import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 GFLOP = {"resnet18": 3.6, "densenet201": 8.6}

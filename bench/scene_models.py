@@ -38,10 +38,12 @@ def measure(name: str, photo: Path, repeats: int) -> dict:
     spec = scene_model_spec(name)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     net = build_scene_net(spec)
-    categories = LABELS / ("categories_hybrid1365.txt" if spec.num_classes == 1365 else "categories_places365.txt")
+    categories = LABELS / (
+        "categories_hybrid1365.txt" if spec.weights.num_classes == 1365 else "categories_places365.txt"
+    )
     labels = PlacesLabels(
-        read_categories(categories, expected=spec.num_classes),
-        spec.class_io_labels(read_io_labels(LABELS / "IO_places365.txt")),
+        read_categories(categories, expected=spec.weights.num_classes),
+        spec.weights.class_io_labels(read_io_labels(LABELS / "IO_places365.txt")),
     )
     analyzer = SceneAnalyzer(net, labels, spec=spec)
     image = decode_image(photo.read_bytes()) if photo.is_file() else Image.new("RGB", (640, 480), (90, 120, 200))
@@ -84,7 +86,7 @@ def main() -> None:
     for name in args.models.split(","):
         command = [sys.executable, __file__, "--one", name, "--repeats", str(args.repeats), "--photo", str(args.photo)]
         row = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        top1 = SCENE_MODELS[name].published_top1
+        top1 = SCENE_MODELS[name].weights.published_top1
         print(
             f"| `{name}` | {row['ms_median']} | {row['forward_ms_median']} | {row['heatmaps_ms_median']} | "
             f"{row['params_mb']} | {row['peak_rss_mb']} | {top1 if top1 else '-'} |",

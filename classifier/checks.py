@@ -22,7 +22,7 @@ from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
-from classifier.engine import assets
+from classifier.engine.catalogue import asset_path
 from classifier.engine.errors import ModelFileError
 from classifier.engine.places import scene_model_spec
 from classifier.runtime import get_analyzer
@@ -41,7 +41,7 @@ def install_command(scene_model: str) -> str:
 def required_model_files(models_dir: Path, scene_model: str) -> list[Path]:
     """What `SceneAnalyzer.from_models_dir` cannot do without (the attribute model is optional)."""
     spec = scene_model_spec(scene_model)
-    return [assets.asset_path(models_dir, name) for name in (spec.weights_asset, spec.labels_asset, "io_places365")]
+    return [asset_path(models_dir, name) for name in (spec.weights.name, spec.weights.labels, "io_places365")]
 
 
 @register("sceneweb")

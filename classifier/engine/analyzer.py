@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from classifier.engine import acceleration, assets, cam, linear_attributes
-from classifier.engine.attributes import ATTRIBUTE_FILENAME, TRAIN_HINT, AttributeModel, load_attribute_model
+from classifier.engine import acceleration, cam, linear_attributes
+from classifier.engine.attributes import TRAIN_HINT, AttributeModel, load_attribute_model
+from classifier.engine.catalogue import ATTRIBUTE_FILENAME, FETCH_HINT, asset_path
 from classifier.engine.custom import CustomModel, CustomResult, load_custom_model
 from classifier.engine.imaging import DecodedImage, model_input
 from classifier.engine.labels import OUTDOOR, PlacesLabels, read_categories, read_io_labels
@@ -98,6 +99,7 @@ class SceneAnalyzer:
         self.scene_net = scene_net.eval()
         self.labels = labels
         self.spec = spec
+        self.weights = spec.weights
         self.attribute_model = attribute_model
         if attribute_model is not None:
             attribute_model.net.eval()
@@ -118,20 +120,24 @@ class SceneAnalyzer:
     def _accelerate(self, inference: acceleration.InferenceSettings) -> None:
         """Prepare the networks for the chosen inference mode (once, here, never per request)."""
         self.inference = inference
-        spec = self.spec
+        weights = self.weights
         calibration = None
         if inference.mode == "onnx-int8":
-            calibration = acceleration.calibration_batches(inference.calibration, spec.input_size, spec.mean, spec.std)
-        self.scene_net = acceleration.accelerate_scene_net(self.scene_net, inference, spec.input_size, calibration)
+            calibration = acceleration.calibration_batches(
+                inference.calibration, weights.input_size, weights.mean, weights.std
+            )
+        self.scene_net = acceleration.accelerate_scene_net(self.scene_net, inference, weights.input_size, calibration)
         if self.attribute_model is not None:
             self.attribute_model = acceleration.accelerate_attributes(
-                self.attribute_model, inference, spec.input_size, calibration
+                self.attribute_model, inference, weights.input_size, calibration
             )
         separate_linear = isinstance(self.attribute_model, linear_attributes.LinearAttributeModel) and (
             not self.attributes_share_scene_pass
         )
         if separate_linear:  # its own WideResNet-18 pass, prepared like the scene network
-            net = acceleration.accelerate_scene_net(self.attribute_model.net, inference, spec.input_size, calibration)
+            net = acceleration.accelerate_scene_net(
+                self.attribute_model.net, inference, weights.input_size, calibration
+            )
             self.attribute_model = dataclasses.replace(self.attribute_model, net=net)
         self._pool = acceleration.PerProcessPool(2) if inference.parallel else None
 
@@ -154,12 +160,11 @@ class SceneAnalyzer:
         models_dir = Path(models_dir)
         options["custom_models"] = [load_custom_model(models_dir / path) for path in custom_models]
         spec = scene_model_spec(scene_model)
-        scene_net = load_scene_net(
-            spec, assets.asset_path(models_dir, spec.weights_asset), install_hint=assets.FETCH_HINT
-        )
+        weights = spec.weights
+        scene_net = load_scene_net(spec, asset_path(models_dir, weights.name), install_hint=FETCH_HINT)
         labels = PlacesLabels(
-            read_categories(assets.asset_path(models_dir, spec.labels_asset), expected=spec.num_classes),
-            spec.class_io_labels(read_io_labels(assets.asset_path(models_dir, "io_places365"))),
+            read_categories(asset_path(models_dir, weights.labels), expected=weights.num_classes),
+            weights.class_io_labels(read_io_labels(asset_path(models_dir, "io_places365"))),
         )
         attribute_model, note = None, None
         attribute_path = models_dir / ATTRIBUTE_FILENAME
@@ -182,9 +187,9 @@ class SceneAnalyzer:
         info = {
             "scene": {
                 "name": self.spec.name,
-                "classes": self.spec.num_classes,
-                "weights": self.spec.weights_asset,
-                "description": self.spec.description,
+                "classes": self.weights.num_classes,
+                "weights": self.weights.name,
+                "description": self.weights.summary,
                 "heatmap": self.spec.heatmap,
             }
         }
@@ -212,7 +217,7 @@ class SceneAnalyzer:
             clock.timings["decode"] = round(image.decode_ms, 2)
             image = image.image
         with clock.stage("preprocess"):
-            batch = model_input(image, self.spec.input_size, self.spec.mean, self.spec.std)
+            batch = model_input(image, self.weights.input_size, self.weights.mean, self.weights.std)
         with torch.inference_mode(), ExitStack() as scope:
             run, attribute_scores = self._run_networks(batch, clock, scope)
             probabilities = torch.softmax(run.logits[0].float(), dim=0)
@@ -270,7 +275,7 @@ class SceneAnalyzer:
 
     def _run_custom_models(self, image: Image.Image, batch: torch.Tensor, clock: _Stopwatch) -> list[CustomResult]:
         """Each custom model on the same photo; a model preprocessed like the scene network reuses its tensor."""
-        tensors = {(self.spec.input_size, tuple(self.spec.mean), tuple(self.spec.std)): batch}
+        tensors = {(self.weights.input_size, tuple(self.weights.mean), tuple(self.weights.std)): batch}
         results = []
         for model in self.custom_models:
             if model.preprocessing not in tensors:
@@ -287,7 +292,7 @@ class SceneAnalyzer:
         ]
 
     def _indoor_outdoor(self, probabilities: torch.Tensor) -> IndoorOutdoor:
-        places = self.spec.places_classes  # Hybrid1365's ImageNet classes have no IO label
+        places = self.weights.places_classes  # Hybrid1365's ImageNet classes have no IO label
         top = (probabilities[places.start : places.stop].topk(IO_TOP).indices + places.start).tolist()
         score = float(np.mean([self.labels.io[i] == OUTDOOR for i in top]))
         return IndoorOutdoor("indoor" if score < 0.5 else "outdoor", round(score, 4))

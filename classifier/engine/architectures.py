@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torchvision import models
 
-from classifier.engine.places import IMAGENET_MEAN, IMAGENET_STD
+from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD
 
 INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)  # Google's Inception weights expect [-1, 1]
 EXTRA_FC_WIDTH = 512

@@ -15,12 +15,12 @@ import torch
 from torch import nn
 from torchvision import models
 
-from classifier.engine.checkpoints import load_weights_into, read_checkpoint, save_atomically, state_dict_of
+from classifier.engine.catalogue import ATTRIBUTE_FILENAME
+from classifier.engine.checkpoints import load_checkpoint_into, read_checkpoint, save_atomically
 from classifier.engine.errors import ModelFileError
 
 CHECKPOINT_FORMAT = "sceneweb-attributes/1"
 ARCHITECTURE = "densenet201"
-ATTRIBUTE_FILENAME = "densenet201_sunattributes.pth"
 TRAIN_HINT = (
     "train it with `python manage.py train_attributes --data DIR` on the SUN Attribute Database "
     f"(see README, 'SUN attributes'), which writes models/{ATTRIBUTE_FILENAME}"
@@ -75,5 +75,5 @@ def load_attribute_model(path: Path) -> AttributeModel:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ModelFileError(f"Attribute file {path} has no attribute names; {TRAIN_HINT}.", code="weights_invalid")
     net = build_attribute_net(len(names))
-    load_weights_into(net, state_dict_of(checkpoint), path=path, install_hint=TRAIN_HINT)
+    load_checkpoint_into(net, checkpoint, path=path, install_hint=TRAIN_HINT)
     return AttributeModel(net.eval(), tuple(names), dict(checkpoint.get("metrics") or {}))

@@ -1,14 +1,15 @@
-"""Reading weight files safely and explaining what is wrong with a bad one.
+"""Reading and writing weight files safely, and explaining what is wrong with a bad one.
 
 Every checkpoint goes through `torch.load(weights_only=True)`: a pickle that asks for anything
-but tensors and plain containers is refused instead of executed.
+but tensors and plain containers is refused instead of executed. Key names written by old
+PyTorch versions are brought up to date in one place (`migrate_state_dict`), which every
+engine loader goes through (`load_checkpoint_into`).
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from classifier.engine.atomic import write_atomically
 from classifier.engine.errors import ModelFileError, WeightsMissing
+
+_DATAPARALLEL = re.compile(r"(^|\.)module\.")
+# PyTorch 0.2's DenseNet (and torchvision's own DenseNet files) named the layers of a dense
+# layer "norm.1", "relu.1", "conv.1", ...
+_OLD_DENSE_LAYER = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
 
 
 def read_checkpoint(path: Path, *, install_hint: str) -> dict:
@@ -40,20 +47,40 @@ def read_checkpoint(path: Path, *, install_hint: str) -> dict:
     return dict(data)
 
 
-def state_dict_of(checkpoint: Mapping, *, prefixes: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint, whether wrapped in `state_dict` (CSAIL, DataParallel) or plain."""
+def _modern_name(key: str) -> str:
+    return _OLD_DENSE_LAYER.sub(r"\1\2.", _DATAPARALLEL.sub(r"\1", key))
+
+
+def state_dict_of(checkpoint: Mapping) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint, whether wrapped in `state_dict` (CSAIL, DataParallel) or plain,
+    under today's key names (see `migrate_state_dict`)."""
     state = checkpoint.get("state_dict", checkpoint)
     if not isinstance(state, Mapping):
         raise ValueError("the checkpoint's state_dict is not a mapping")
-    tensors = {}
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        for prefix in prefixes:
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
-        tensors[key] = value
-    return tensors
+    return {_modern_name(key): value for key, value in state.items() if isinstance(value, torch.Tensor)}
+
+
+def migrate_state_dict(state: Mapping[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename the keys of checkpoints written by old PyTorch versions to today's torchvision names.
+
+    - `module.` anywhere (DataParallel around the whole net, or only around AlexNet/VGG
+      `features` as the ImageNet training script of the time did: `features.module.0.weight`);
+    - DenseNet's `denselayerN.norm.1` -> `denselayerN.norm1` (likewise `conv.1`, `norm.2`, ...);
+    - BatchNorm `num_batches_tracked` (added in PyTorch 0.4.1) is filled in where it is missing,
+      as BatchNorm itself does for old files.
+    """
+    migrated = {_modern_name(key): value for key, value in state.items()}
+    for name, module in net.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats:
+            prefix = f"{name}." if name else ""
+            if f"{prefix}running_mean" in migrated and f"{prefix}num_batches_tracked" not in migrated:
+                migrated[f"{prefix}num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
+    return migrated
+
+
+def load_checkpoint_into(net: nn.Module, checkpoint: Mapping, *, path: Path, install_hint: str) -> None:
+    """The one way the engine puts a checkpoint's weights into a network: unwrap, migrate, strict load."""
+    load_weights_into(net, migrate_state_dict(state_dict_of(checkpoint), net), path=path, install_hint=install_hint)
 
 
 def load_weights_into(net: nn.Module, state: Mapping[str, torch.Tensor], *, path: Path, install_hint: str) -> None:
@@ -76,14 +103,5 @@ def load_weights_into(net: nn.Module, state: Mapping[str, torch.Tensor], *, path
 
 
 def save_atomically(payload: dict, path: Path) -> None:
-    """Write to a temporary file beside the target, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """`torch.save` through `write_atomically`: readers never see half a checkpoint."""
+    write_atomically(path, lambda tmp: torch.save(payload, tmp))

@@ -14,7 +14,7 @@ import torch
 
 from classifier.engine import cam
 from classifier.engine.architectures import TransferNet, architecture
-from classifier.engine.checkpoints import load_weights_into, read_checkpoint, save_atomically, state_dict_of
+from classifier.engine.checkpoints import load_checkpoint_into, read_checkpoint, save_atomically
 from classifier.engine.errors import ModelFileError
 from classifier.engine.scores import Heatmap, SceneScore, rounded_grid
 
@@ -124,7 +124,7 @@ def load_custom_model(path: Path) -> CustomModel:
         net = spec.transfer_net(len(classes), int(checkpoint.get("extra_fc", 0)))
     except ValueError as exc:
         raise _invalid(path, f"cannot be built ({exc})") from exc
-    load_weights_into(net, state_dict_of(checkpoint), path=path, install_hint=FINETUNE_HINT)
+    load_checkpoint_into(net, checkpoint, path=path, install_hint=FINETUNE_HINT)
     return CustomModel(
         name=str(checkpoint.get("name") or path.stem),
         arch=spec.name,

@@ -18,6 +18,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from classifier.engine import labels, places
+from classifier.engine.catalogue import ATTRIBUTE_FILENAME, asset_path
 from classifier.engine.errors import ModelFileError
 from classifier.engine.places import SceneNet
 
@@ -28,8 +30,6 @@ REINSTALL_HINT = "run `python manage.py fetch_models --model wideresnet18`"
 
 def choose_attribute_source(models_dir: Path, requested: str = "auto") -> str:
     """ "densenet201" or "wideresnet18": with `auto`, the trained head when its file is there, else the matrix."""
-    from classifier.engine.attributes import ATTRIBUTE_FILENAME
-
     if requested not in ATTRIBUTE_SOURCES:
         raise ValueError(f"Unknown attribute source {requested!r}; choose one of {', '.join(ATTRIBUTE_SOURCES)}")
     if requested != "auto":
@@ -92,11 +92,9 @@ def from_models_dir(
     models_dir: Path, scene_model: str, scene_net: SceneNet
 ) -> tuple[LinearAttributeModel | None, str | None]:
     """The model, or None and a note saying what to install; reuses the scene net when it is WideResNet-18."""
-    from classifier.engine import assets, labels, places
-
     models_dir = Path(models_dir)
     spec = places.scene_model_spec("wideresnet18")
-    needed = [assets.asset_path(models_dir, n) for n in (spec.weights_asset, *spec.extra_assets, "labels_sunattribute")]
+    needed = [asset_path(models_dir, n) for n in (spec.weights.name, *spec.weights.extras, "labels_sunattribute")]
     missing = [p.name for p in needed if not p.is_file()]
     if missing:
         return None, f"The WideResNet-18 attribute files are not installed ({', '.join(missing)}); {REINSTALL_HINT}."

@@ -1,5 +1,6 @@
-"""Places365 scene networks: one description per model, a factory by name, and a forward pass
-that returns the logits together with the feature map the heatmap needs.
+"""Places365 scene networks: the registry of scene models (the code of each architecture paired
+with the catalogue's record of its weights), a factory by name, and a forward pass that returns
+the logits together with the feature map the heatmap needs.
 
 Returning both from the same call (instead of a forward hook that stores the map somewhere)
 means concurrent requests can never see each other's features, and there is no second pass.
@@ -10,8 +11,7 @@ from the same forward pass.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,19 +23,14 @@ from torch import nn
 from torchvision import models
 
 from classifier.engine import cam, gradcam
-from classifier.engine.checkpoints import load_weights_into, read_checkpoint, state_dict_of
+
+# `X as X`: classifier.training still imports these three from here.
+from classifier.engine.catalogue import IMAGENET_MEAN as IMAGENET_MEAN
+from classifier.engine.catalogue import IMAGENET_STD as IMAGENET_STD
+from classifier.engine.catalogue import SceneWeights, scene_weights
+from classifier.engine.checkpoints import load_checkpoint_into, read_checkpoint
+from classifier.engine.checkpoints import migrate_state_dict as migrate_state_dict
 from classifier.engine.wideresnet import build_wideresnet18
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-PLACES_CLASSES = 365
-NO_IO_LABEL = -1  # outputs that are not Places365 categories (Hybrid1365's ImageNet objects)
-CSAIL_LICENCE = "CC BY (MIT CSAIL Places365 release)"
-CSAIL_ORIGIN = "https://github.com/CSAILVision/places365"
-KERAS_LICENCE = "GPL-3.0 (weights of the Keras-VGG16-places365 port, from landmark-recognition-challenge)"
-KERAS_ORIGIN = "https://github.com/GKalliatakis/Keras-VGG16-places365"
-PAMI_TABLE = "Zhou et al., Places, TPAMI 2018, Caffe original, 10-crop, Places365-Standard validation"
-
 
 # -- the networks, split where the heatmap reads them ---------------------------------------
 
@@ -154,28 +149,39 @@ def build_vgg16(num_classes: int) -> nn.Module:
 # -- the registry ----------------------------------------------------------------------------
 
 
+ARCHITECTURES: dict[str, tuple[Callable[[int], nn.Module], type[SceneNet]]] = {
+    "resnet18": (build_resnet18, SceneNet),
+    "alexnet": (build_alexnet, ConvClassifierSceneNet),
+    "resnet50": (build_resnet50, SceneNet),
+    "densenet161": (build_densenet161, DenseNetSceneNet),
+    "wideresnet18": (build_wideresnet18, SceneNet),
+    "vgg16": (build_vgg16, ConvClassifierSceneNet),
+}
+"""The code of each architecture a `SceneWeights` record may name: its builder and how it is split
+for the heatmap (which decides the heatmap kind: a property of the network, not of its weights)."""
+
+
 @dataclass(frozen=True)
 class SceneModelSpec:
-    """Everything the service, `fetch_models` and the docs need to know about one scene network."""
+    """One scene model: the catalogue's record of its weights and the code that builds the network."""
 
-    name: str
-    weights_asset: str
+    weights: SceneWeights
     build: Callable[[int], nn.Module]
-    num_classes: int = PLACES_CLASSES
-    labels_asset: str = "categories_places365"
-    input_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    net_class: type[SceneNet] = SceneNet
-    places_offset: int = 0
-    extra_assets: tuple[str, ...] = ()
-    """Index of the first of the 365 Places classes among the outputs (Hybrid1365: after ImageNet's 1000)."""
-    description: str = ""
-    licence: str = CSAIL_LICENCE
-    origin: str = CSAIL_ORIGIN
-    published_top1: float | None = None
-    published_top5: float | None = None
-    published_source: str = ""
+    net_class: type[SceneNet]
+
+    @classmethod
+    def of(cls, weights: SceneWeights) -> SceneModelSpec:
+        build, net_class = ARCHITECTURES[weights.arch]
+        return cls(weights, build, net_class)
+
+    @property
+    def name(self) -> str:
+        return self.weights.model
+
+    @property
+    def weights_asset(self) -> str:
+        """The catalogue name of the weight file (`fetch_models` and the analysis JSON show it)."""
+        return self.weights.name
 
     @property
     def heatmap(self) -> str:
@@ -186,84 +192,8 @@ class SceneModelSpec:
     def heatmap_layer(self) -> str:
         return self.net_class.heatmap_layer
 
-    @property
-    def places_classes(self) -> range:
-        """The output indices that are Places365 categories (what the IO score may use)."""
-        return range(self.places_offset, self.places_offset + PLACES_CLASSES)
 
-    def class_io_labels(self, places_io: tuple[int, ...]) -> tuple[int, ...]:
-        """The 365 IO labels placed at this model's output indices; other outputs get NO_IO_LABEL."""
-        if len(places_io) != PLACES_CLASSES:
-            raise ValueError(f"need {PLACES_CLASSES} Places365 IO labels, got {len(places_io)}")
-        after = self.num_classes - self.places_offset - PLACES_CLASSES
-        return (NO_IO_LABEL,) * self.places_offset + tuple(places_io) + (NO_IO_LABEL,) * after
-
-
-SCENE_MODELS: dict[str, SceneModelSpec] = {
-    spec.name: spec
-    for spec in (
-        SceneModelSpec(
-            name="resnet18",
-            weights_asset="resnet18_places365",
-            build=build_resnet18,
-            description="ResNet-18 trained on Places365-Standard by MIT CSAIL (the default: fast).",
-        ),
-        SceneModelSpec(
-            name="alexnet",
-            weights_asset="alexnet_places365",
-            build=build_alexnet,
-            net_class=ConvClassifierSceneNet,
-            description="AlexNet trained on Places365-Standard by MIT CSAIL (PyTorch release).",
-        ),
-        SceneModelSpec(
-            name="resnet50",
-            weights_asset="resnet50_places365",
-            build=build_resnet50,
-            description="ResNet-50 trained on Places365-Standard by MIT CSAIL (PyTorch release).",
-        ),
-        SceneModelSpec(
-            name="densenet161",
-            weights_asset="densenet161_places365",
-            build=build_densenet161,
-            net_class=DenseNetSceneNet,
-            description="DenseNet-161 trained on Places365-Standard by MIT CSAIL (PyTorch release).",
-        ),
-        SceneModelSpec(
-            name="wideresnet18",
-            weights_asset="wideresnet18_places365",
-            build=build_wideresnet18,
-            extra_assets=("wideresnet18_sceneattributes",),
-            description=(
-                "ResNet-18 without its stem max-pool (14x14 heatmaps), MIT CSAIL's model of the unified "
-                "demo; comes with the official linear SUN-attribute matrix."
-            ),
-        ),
-        SceneModelSpec(
-            name="vgg16_places365",
-            weights_asset="vgg16_places365",
-            build=build_vgg16,
-            net_class=ConvClassifierSceneNet,
-            description="VGG16-Places365 (CSAIL's Caffe model via the Keras 2 port, converted to PyTorch).",
-            licence=KERAS_LICENCE,
-            origin=KERAS_ORIGIN,
-            published_top1=55.24,
-            published_top5=84.91,
-            published_source=PAMI_TABLE,
-        ),
-        SceneModelSpec(
-            name="vgg16_hybrid1365",
-            weights_asset="vgg16_hybrid1365",
-            build=build_vgg16,
-            num_classes=1365,
-            labels_asset="categories_hybrid1365",
-            net_class=ConvClassifierSceneNet,
-            places_offset=1000,
-            description="VGG16-Hybrid1365: 1,000 ImageNet objects + 365 Places scenes (Keras 2 port, converted).",
-            licence=KERAS_LICENCE,
-            origin=KERAS_ORIGIN,
-        ),
-    )
-}
+SCENE_MODELS: dict[str, SceneModelSpec] = {weights.model: SceneModelSpec.of(weights) for weights in scene_weights()}
 
 
 def scene_model_spec(name: str) -> SceneModelSpec:
@@ -274,39 +204,13 @@ def scene_model_spec(name: str) -> SceneModelSpec:
 
 
 def build_scene_net(spec: SceneModelSpec) -> SceneNet:
-    net = spec.net_class(spec.build(spec.num_classes))
+    net = spec.net_class(spec.build(spec.weights.num_classes))
     return net.eval()
-
-
-# -- loading old checkpoints -----------------------------------------------------------------
-
-_DATAPARALLEL = re.compile(r"(^|\.)module\.")
-# PyTorch 0.2's DenseNet named the layers of a dense layer "norm.1", "relu.1", "conv.1", ...
-_OLD_DENSE_LAYER = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
-
-
-def migrate_state_dict(state: Mapping[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
-    """Rename the keys of checkpoints written by old PyTorch versions to today's torchvision names.
-
-    - `module.` anywhere (DataParallel around the whole net, or only around AlexNet/VGG
-      `features` as the ImageNet training script of the time did: `features.module.0.weight`);
-    - DenseNet's `denselayerN.norm.1` -> `denselayerN.norm1` (likewise `conv.1`, `norm.2`, ...);
-    - BatchNorm `num_batches_tracked` (added in PyTorch 0.4.1) is filled in where it is missing,
-      as BatchNorm itself does for old files.
-    """
-    migrated = {_OLD_DENSE_LAYER.sub(r"\1\2.", _DATAPARALLEL.sub(r"\1", key)): value for key, value in state.items()}
-    for name, module in net.named_modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats:
-            prefix = f"{name}." if name else ""
-            if f"{prefix}running_mean" in migrated and f"{prefix}num_batches_tracked" not in migrated:
-                migrated[f"{prefix}num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
-    return migrated
 
 
 def load_scene_net(spec: SceneModelSpec, path: Path, *, install_hint: str) -> SceneNet:
     """Build the architecture and load an official CSAIL checkpoint (or a plain state_dict)."""
     net = build_scene_net(spec)
     checkpoint = read_checkpoint(path, install_hint=install_hint)
-    state = migrate_state_dict(state_dict_of(checkpoint), net.net)
-    load_weights_into(net.net, state, path=path, install_hint=install_hint)
+    load_checkpoint_into(net.net, checkpoint, path=path, install_hint=install_hint)
     return net.eval()

@@ -129,7 +129,7 @@ def test_a_full_disk_is_a_command_error_naming_the_folder(tmp_path, use_models, 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(assets.shutil, "copyfile", full)
+    monkeypatch.setattr(shutil, "copyfile", full)
     use_models(tmp_path / "models")
     with pytest.raises(
         CommandError, match=rf"Cannot write model files into {re.escape(str(tmp_path))}/models: the disk"

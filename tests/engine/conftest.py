@@ -44,7 +44,7 @@ def official_state_dict(spec: SceneModelSpec, net: nn.Module) -> dict[str, torch
 def write_official_checkpoint(path: Path, spec: SceneModelSpec, net: nn.Module | None = None, *, seed: int = 0) -> Path:
     if net is None:
         torch.manual_seed(seed)
-        net = spec.build(spec.num_classes)
+        net = spec.build(spec.weights.num_classes)
     payload = {"epoch": 90, "arch": spec.name, "state_dict": official_state_dict(spec, net), "best_prec1": 50.0}
     torch.save(payload, path)
     return path
@@ -106,7 +106,7 @@ def write_attribute_matrix(folder: Path) -> Path:
 def write_matrix_files(folder: Path) -> Path:
     """WideResNet-18's checkpoint and the attribute matrix: what `fetch_models` adds for the attributes."""
     spec = SCENE_MODELS["wideresnet18"]
-    write_official_checkpoint(folder / assets.asset_spec(spec.weights_asset).filename, spec, seed=4)
+    write_official_checkpoint(folder / spec.weights.filename, spec, seed=4)
     write_attribute_matrix(folder)
     return folder
 
@@ -118,16 +118,15 @@ def scene_release_dir(tmp_path_factory, labels_dir) -> Path:
     for name in (*LABEL_FILES, "categories_hybrid1365.txt"):
         shutil.copyfile(labels_dir / name, folder / name)
     for seed, spec in enumerate(SCENE_MODELS.values()):
-        weights = assets.asset_spec(spec.weights_asset)
-        if weights.derived_from is None:
-            write_official_checkpoint(folder / weights.filename, spec, seed=seed)
+        if spec.weights.derived_from is None:
+            write_official_checkpoint(folder / spec.weights.filename, spec, seed=seed)
     torch.manual_seed(7)
     vgg = SCENE_MODELS["vgg16_places365"]
-    source = assets.asset_spec(assets.asset_spec(vgg.weights_asset).derived_from)
-    write_keras_h5(folder / source.filename, vgg.build(vgg.num_classes), data_format=CHANNELS_LAST)
+    source = assets.asset_spec(vgg.weights.derived_from)
+    write_keras_h5(folder / source.filename, vgg.build(vgg.weights.num_classes), data_format=CHANNELS_LAST)
     hybrid = SCENE_MODELS["vgg16_hybrid1365"]
     # Hybrid's conversion path is the same as Places365's; its converted checkpoint saves a second 500 MB .h5.
-    torch.save(hybrid.build(hybrid.num_classes).state_dict(), folder / assets.asset_spec(hybrid.weights_asset).filename)
+    torch.save(hybrid.build(hybrid.weights.num_classes).state_dict(), folder / hybrid.weights.filename)
     write_attribute_matrix(folder)
     return folder
 
@@ -139,8 +138,8 @@ def scene_models_dir(tmp_path_factory, scene_release_dir) -> Path:
     for model in SCENE_MODELS:
         for name in assets.model_assets(model):
             spec = assets.asset_spec(name)
-            derived = [d for d in assets.ASSETS.values() if d.derived_from == name]
-            if assets.is_installed(folder, spec) or (derived and (scene_release_dir / derived[0].filename).is_file()):
+            derived = assets.converted_into(name)
+            if assets.is_installed(folder, spec) or (derived and (scene_release_dir / derived.filename).is_file()):
                 continue
             if spec.derived_from and not (scene_release_dir / spec.filename).is_file():
                 assets.install_derived(name, folder)

@@ -147,10 +147,10 @@ def matrix_scores(models_dir, photo: Image.Image) -> torch.Tensor:
     from classifier.engine.places import load_scene_net
 
     spec = scene_model_spec("wideresnet18")
-    net = load_scene_net(spec, assets.asset_path(models_dir, spec.weights_asset), install_hint="")
+    net = load_scene_net(spec, assets.asset_path(models_dir, spec.weights.name), install_hint="")
     matrix = torch.from_numpy(read_attribute_matrix(models_dir / "W_sceneattribute_wideresnet18.npy")).float()
     with torch.inference_mode():
-        pooled = net.features(model_input(photo, 224, spec.mean, spec.std)).mean(dim=(2, 3))[0]
+        pooled = net.features(model_input(photo, 224, spec.weights.mean, spec.weights.std)).mean(dim=(2, 3))[0]
     return matrix @ pooled
 
 

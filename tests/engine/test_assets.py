@@ -1,13 +1,15 @@
 import dataclasses
 import errno
 import json
+import os
+import shutil
 import threading
 import time
 
 import pytest
 import torch
 
-from classifier.engine import assets
+from classifier.engine import assets, installer
 from classifier.engine.errors import DownloadFailed, WeightsMissing
 from tests.conftest import write_places_checkpoint
 from tests.httpserver import local_server, serve_bytes
@@ -225,8 +227,9 @@ def test_installers_running_at_once_lose_no_manifest_entry(tmp_path, monkeypatch
     names = [f"file{i}" for i in range(48)]
     for name in names:
         (source / f"{name}.bin").write_bytes(name.encode())
-        monkeypatch.setitem(assets.ASSETS, name, assets.AssetSpec(name, f"{name}.bin", (), "weights", "test file"))
-    monkeypatch.setattr(assets, "validate", lambda spec, path: None)  # the manifest is under test, not the loaders
+        test_file = assets.AssetSpec(name=name, filename=f"{name}.bin", urls=(), reader="io_labels", description="")
+        monkeypatch.setitem(assets.ASSETS, name, test_file)
+    monkeypatch.setattr(installer, "validate", lambda spec, path: None)  # the manifest is under test, not the loaders
     models = tmp_path / "models"
     errors = []
 
@@ -256,7 +259,7 @@ def test_a_full_or_read_only_disk_is_one_clear_message_naming_the_folder(
     def refuse(*args, **kwargs):
         raise OSError(code, "refused by the test")
 
-    monkeypatch.setattr(assets.shutil, "copyfile", refuse)
+    monkeypatch.setattr(shutil, "copyfile", refuse)
     with pytest.raises(assets.ModelsDirUnwritable) as caught:
         assets.install_from_dir("labels_sunattribute", tmp_path / "models", release_dir)
     assert f"Cannot write model files into {(tmp_path / 'models').resolve()}: {words}" in caught.value.message
@@ -272,7 +275,7 @@ def test_a_disk_that_fills_up_while_installing_keeps_the_old_file_and_manifest(t
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(assets.os, "fsync", full)
+    monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(assets.ModelsDirUnwritable, match="the disk is full"):
         assets.install_from_dir("io_places365", models, release_dir)
     assert (models / "manifest.json").read_text() == before

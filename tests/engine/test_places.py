@@ -95,7 +95,7 @@ def test_every_registered_model_builds_and_gives_finite_outputs(name):
     spec = SCENE_MODELS[name]
     net = build_scene_net(spec)
     with torch.inference_mode():
-        logits, features = net(torch.randn(1, 3, spec.input_size, spec.input_size))
-    assert logits.shape == (1, spec.num_classes)
+        logits, features = net(torch.randn(1, 3, spec.weights.input_size, spec.weights.input_size))
+    assert logits.shape == (1, spec.weights.num_classes)
     assert features.dim() == 4
     assert torch.isfinite(logits).all()

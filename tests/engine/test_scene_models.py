@@ -12,15 +12,10 @@ from torch import nn
 
 from classifier.engine import assets
 from classifier.engine.analyzer import SceneAnalyzer
+from classifier.engine.checkpoints import migrate_state_dict
 from classifier.engine.gradcam import grad_cam_pass
 from classifier.engine.imaging import decode_image, model_input
-from classifier.engine.places import (
-    SCENE_MODELS,
-    ConvClassifierSceneNet,
-    load_scene_net,
-    migrate_state_dict,
-    scene_model_spec,
-)
+from classifier.engine.places import SCENE_MODELS, ConvClassifierSceneNet, load_scene_net, scene_model_spec
 from tests.engine.conftest import official_state_dict, write_official_checkpoint
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -50,7 +45,7 @@ def test_alexnet_features_module_prefix_is_removed():
 def test_official_csail_checkpoints_load_with_identical_weights(tmp_path, name):
     spec = scene_model_spec(name)
     torch.manual_seed(5)
-    reference = spec.build(spec.num_classes).eval()
+    reference = spec.build(spec.weights.num_classes).eval()
     path = write_official_checkpoint(tmp_path / "w.pth.tar", spec, reference)
     net = load_scene_net(spec, path, install_hint="x")
     x = torch.randn(1, 3, 224, 224)
@@ -100,9 +95,9 @@ def test_a_grad_cam_pass_is_released_when_its_block_ends():
 
 def test_hybrid_io_labels_sit_after_the_imagenet_classes():
     spec = scene_model_spec("vgg16_hybrid1365")
-    io = spec.class_io_labels(tuple([0, 1] * 182 + [1]))
+    io = spec.weights.class_io_labels(tuple([0, 1] * 182 + [1]))
     assert len(io) == 1365 and io[:1000] == (-1,) * 1000 and io[1000:1002] == (0, 1)
-    assert list(spec.places_classes) == list(range(1000, 1365))
+    assert list(spec.weights.places_classes) == list(range(1000, 1365))
 
 
 @pytest.mark.slow
@@ -113,9 +108,9 @@ def test_every_registered_model_serves_end_to_end(scene_models_dir, sample_photo
     spec = SCENE_MODELS[name]
     assert result["models"]["scene"] == {
         "name": name,
-        "classes": spec.num_classes,
-        "weights": spec.weights_asset,
-        "description": spec.description,
+        "classes": spec.weights.num_classes,
+        "weights": spec.weights.name,
+        "description": spec.weights.summary,
         "heatmap": spec.heatmap,
     }
     assert len(result["scenes"]) == 5 and name in result["timings_ms"]
@@ -171,16 +166,17 @@ def readme_section(title: str) -> str:
 @pytest.mark.parametrize("name", sorted(SCENE_MODELS))
 def test_every_scene_model_is_a_row_of_the_readme_table(name):
     spec = SCENE_MODELS[name]
-    weights = assets.asset_spec(spec.weights_asset)
+    weights = spec.weights
     row = re.search(rf"^\| `{name}` \|.*$", readme_section("Scene models"), re.MULTILINE)
     assert row, f"{name} has no row in the README 'Scene models' table"
     cells = [c.strip() for c in row.group(0).strip("|").split("|")]
-    assert cells[1] == str(spec.num_classes)
+    assert cells[1] == str(weights.num_classes)
     assert cells[2] == spec.heatmap
     assert f"`{(assets.asset_spec(weights.derived_from) if weights.derived_from else weights).filename}`" in cells[3]
-    expected_top1 = f"{spec.published_top1:.2f}" if spec.published_top1 else "-"
+    expected_top1 = f"{weights.published_top1:.2f}" if weights.published_top1 else "-"
     assert cells[4] == expected_top1
-    assert cells[5] == spec.licence.split(" (")[0]
+    assert cells[5] == weights.licence.split(" (")[0]
+    assert cells[6] == weights.summary
 
 
 def test_networks_without_global_pooling_get_grad_cam():
@@ -209,7 +205,7 @@ def test_model_installs_one_model_and_analyze_json_names_it(
     record = json.loads(run_command("analyze", str(sample_photos[0]), "--json"))
     assert record["models"]["scene"]["name"] == "vgg16_places365"
     assert record["models"]["scene"]["heatmap"] == "gradcam"
-    assert record["models"]["scene"]["description"] == SCENE_MODELS["vgg16_places365"].description
+    assert record["models"]["scene"]["description"] == SCENE_MODELS["vgg16_places365"].weights.summary
 
 
 def test_shared_pass_attributes_equal_a_separate_pass(scene_models_dir):
@@ -218,9 +214,9 @@ def test_shared_pass_attributes_equal_a_separate_pass(scene_models_dir):
     )
     photo = Image.new("RGB", (120, 90), (200, 60, 30))
     analysis = analyzer.analyze(photo, heatmap=False)
-    spec = analyzer.spec
+    weights = analyzer.weights
     with torch.inference_mode():
-        separate = analyzer.attribute_model.scores(model_input(photo, spec.input_size, spec.mean, spec.std))[0]
+        separate = analyzer.attribute_model.scores(model_input(photo, weights.input_size, weights.mean, weights.std))[0]
     expected = {analyzer.attribute_model.names[i]: float(separate[i]) for i in range(len(separate))}
     for attribute in analysis.attributes:
         assert attribute.score == pytest.approx(expected[attribute.label], rel=1e-3, abs=1e-3)

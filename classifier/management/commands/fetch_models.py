@@ -3,7 +3,7 @@
 Besides the scene model's files it installs what scores the SUN attributes on a fresh
 install (CSAIL's WideResNet-18 and its attribute matrix) and, with `--from DIR`, a trained
 DenseNet-201 head found there. Downloads try SCENEWEB_MODELS_MIRROR first, then each public
-address; every file is hash-checked (see `classifier.engine.assets`).
+address; every file is hash-checked (see `classifier.engine.installer`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _is_conversion_source(name: str) -> bool:
-        return any(spec.derived_from == name for spec in assets.ASSETS.values())
+        return assets.converted_into(name) is not None
 
     def _list(self, models_dir: Path) -> None:
         self.stdout.write(f"{'model':18} {'classes':>7} {'heatmap':8} {'MB':>6} {'top-1':>6}  installed")
@@ -105,10 +105,10 @@ class Command(BaseCommand):
             present = sum(assets.is_installed(models_dir, assets.asset_spec(n)) for n in needed)
             state = "yes" if present == len(needed) else ("no" if present == 0 else f"{present}/{len(needed)} files")
             size = sum(assets.asset_spec(n).approx_size_mb or 0 for n in needed)
-            top1 = f"{spec.published_top1:.1f}" if spec.published_top1 else "-"
+            top1 = f"{spec.weights.published_top1:.1f}" if spec.weights.published_top1 else "-"
             marker = " (SCENEWEB_SCENE_MODEL)" if name == settings.SCENEWEB_SCENE_MODEL else ""
             self.stdout.write(
-                f"{name:18} {spec.num_classes:>7} {spec.heatmap:8} {size:>6.0f} {top1:>6}  {state}{marker}"
+                f"{name:18} {spec.weights.num_classes:>7} {spec.heatmap:8} {size:>6.0f} {top1:>6}  {state}{marker}"
             )
 
     def _install(
@@ -134,7 +134,7 @@ class Command(BaseCommand):
 
     def _conversion_installed(self, models_dir: Path, name: str, source: Path | None, force: bool) -> bool:
         """A Keras source is not needed when its conversion is installed or brought along."""
-        derived = next(spec for spec in assets.ASSETS.values() if spec.derived_from == name)
+        derived = assets.converted_into(name)
         if force:
             return False
         brought = source is not None and (source / derived.filename).is_file()
