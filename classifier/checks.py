@@ -1,4 +1,7 @@
-"""Start-up checks: a server without its Places365 files refuses to start, saying which file and how to fix it.
+"""Start-up checks: bad settings and missing Places365 files stop the server, saying what to fix.
+
+`check_settings` runs in `ClassifierConfig.ready`: an unknown model name, a mirror that is no
+web address or a typo in SCENEWEB_TRUSTED_PROXIES stops every command and the server at once.
 
 Two doors lead here: `manage.py check` (and every command that runs the system checks) lists
 the missing files cheaply, without loading them; the WSGI module loads the models once per
@@ -18,18 +21,45 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
+from classifier.clients import trusted_networks
 from classifier.engine.catalogue import asset_path
 from classifier.engine.errors import ModelFileError
-from classifier.engine.places import scene_model_spec
+from classifier.engine.linear_attributes import ATTRIBUTE_SOURCES
+from classifier.engine.places import SCENE_MODELS, scene_model_spec
 from classifier.runtime import get_analyzer
 
 MISSING_MODEL_FILE = "sceneweb.E001"
 COLLECTSTATIC = "python manage.py collectstatic --noinput"
 log = logging.getLogger("sceneweb")
+
+
+def check_settings() -> None:
+    check_model_settings()
+    trusted_networks(tuple(settings.SCENEWEB_TRUSTED_PROXIES))
+
+
+def check_model_settings(config=settings) -> None:
+    """Unknown model names (and a mirror that is no web address) stop start-up with what to set instead."""
+    if config.SCENEWEB_SCENE_MODEL not in SCENE_MODELS:
+        raise ImproperlyConfigured(
+            f"SCENEWEB_SCENE_MODEL={config.SCENEWEB_SCENE_MODEL!r} is not a registered scene model; "
+            f"choose one of {', '.join(SCENE_MODELS)} (`python manage.py fetch_models --list` shows them)."
+        )
+    if config.SCENEWEB_ATTRIBUTES_SOURCE not in ATTRIBUTE_SOURCES:
+        raise ImproperlyConfigured(
+            f"SCENEWEB_ATTRIBUTES_SOURCE={config.SCENEWEB_ATTRIBUTES_SOURCE!r} is not one of "
+            f"{', '.join(ATTRIBUTE_SOURCES)}."
+        )
+    mirror = config.SCENEWEB_MODELS_MIRROR
+    if mirror and not mirror.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            f"SCENEWEB_MODELS_MIRROR={mirror!r} is not an http(s) base URL; give the address under which "
+            "the model files can be fetched by name, e.g. https://models.example.org/places365/."
+        )
 
 
 def install_command(scene_model: str) -> str:
@@ -55,6 +85,19 @@ def model_files_check(app_configs=None, **kwargs) -> list[Error]:
         )
         for path in required_model_files(Path(settings.SCENEWEB_MODELS_DIR), scene_model)
         if not path.is_file()
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_private_urls_are_off(app_configs, **kwargs) -> list[Warning]:
+    if not settings.SCENEWEB_ALLOW_PRIVATE_URLS:
+        return []
+    return [
+        Warning(
+            "SCENEWEB_ALLOW_PRIVATE_URLS is on: visitors' image URLs may reach this server's loopback address.",
+            hint="It exists for tests; unset it (or set it to 0) in production.",
+            id="sceneweb.W001",
+        )
     ]
 
 

@@ -1,4 +1,9 @@
-"""The process's one analyzer, and the engine's limits and policies, built from settings."""
+"""The process's one analyzer, and the engine's limits and policies, built from settings.
+
+The lowest module of the web layer: it imports no other `classifier` web module, and importing
+it changes nothing (no thread count, no environment). The process-wide thread setting is
+applied once, when `get_analyzer` builds the analyzer.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,22 @@ from django.conf import settings
 
 from classifier.engine import SceneAnalyzer
 from classifier.engine.acceleration import InferenceSettings, apply_thread_setting
+from classifier.engine.assets import SAMPLE_SUFFIXES
 from classifier.engine.fetch import FetchPolicy
 from classifier.engine.imaging import ImageLimits
 
 
 @cache
 def get_analyzer() -> SceneAnalyzer:
+    inference = inference_settings()
+    apply_thread_setting(inference.threads)
     return SceneAnalyzer.from_models_dir(
         settings.SCENEWEB_MODELS_DIR,
         scene_model=settings.SCENEWEB_SCENE_MODEL,
         attributes_source=settings.SCENEWEB_ATTRIBUTES_SOURCE,
         custom_models=settings.SCENEWEB_CUSTOM_MODELS,
         top_k=settings.SCENEWEB_TOP_K,
-        inference=inference_settings(),
+        inference=inference,
     )
 
 
@@ -30,15 +38,21 @@ def inference_settings() -> InferenceSettings:
 
     int8 ranges are calibrated on the sample gallery: typical photos the operator chose.
     """
-    from classifier import sources  # it imports this module (its limits)
-
-    apply_thread_setting(settings.SCENEWEB_TORCH_THREADS)
     return InferenceSettings(
         mode=settings.SCENEWEB_INFERENCE_MODE,
         threads=settings.SCENEWEB_TORCH_THREADS,
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
-        calibration=tuple(Path(settings.SCENEWEB_SAMPLES_DIR) / name for name in sources.list_samples()),
+        calibration=tuple(sample_photos()),
     )
+
+
+def sample_photos() -> list[Path]:
+    """The photos in SCENEWEB_SAMPLES_DIR, by name (an absent folder holds none): the gallery and the
+    int8 calibration set."""
+    folder = Path(settings.SCENEWEB_SAMPLES_DIR)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)
 
 
 def image_limits() -> ImageLimits:

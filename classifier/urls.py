@@ -2,7 +2,12 @@ from django.urls import include, path
 from django_plotly_dash import urls as dash_urls
 from django_plotly_dash.app_name import app_name as dash_namespace
 
-from classifier import dash_app, views  # noqa: F401  (dash_app registers the panel before a template embeds it)
+from classifier import views
+from classifier.panel import app as panel_app
+
+# The page's `plotly_direct` tag and the panel's routes find the app by name in django-plotly-dash's
+# registry, so it is built here, once, when Django loads the URLs (before either can be used).
+PANEL = panel_app.register()
 
 
 def panel_patterns() -> list:

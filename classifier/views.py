@@ -1,7 +1,8 @@
 """HTTP: the page, the JSON API, the gallery thumbnails and the door to the Dash panel.
 
 Views validate, call the engine, answer. Every `SceneWebError` becomes a JSON answer in one
-place (`error_response`); nothing else reaches a client, least of all a traceback.
+place (`http_errors.error_response`, through `decorators.api_view`); nothing else reaches a
+client, least of all a traceback.
 """
 
 from __future__ import annotations
@@ -21,53 +22,25 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.views import csrf as csrf_views
 from django.views import defaults
-from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django_plotly_dash import views as dash_views
 
-from classifier import sources
+from classifier import gallery, sources
 from classifier.apps import PROCESS_STARTED
-from classifier.dash_app import APP_NAME
+from classifier.decorators import api_view, rate_limited
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
+from classifier.http_errors import error_response
+from classifier.panel.app import APP_NAME
+from classifier.requestlog import log_field
 from classifier.runtime import get_analyzer, image_limits
-from classifier.security import RateLimited, log_field, log_refusal, rate_limited
 
 logger = logging.getLogger("sceneweb.panel")
 
 FALSE_WORDS = {"0", "false", "no", "off"}
 JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
 VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-dash", "pillow")
-
-
-def error_response(request: HttpRequest, exc: SceneWebError) -> JsonResponse:
-    """The one place a domain error becomes an HTTP answer: plain words and a short code, 4xx or 503."""
-    log_refusal(request, exc)
-    response = JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
-    if isinstance(exc, RateLimited):
-        response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def api_view(*methods: str, csrf: bool = False) -> Callable:
-    """JSON endpoints: only `methods`, errors as JSON; no CSRF token needed (the API uses no session
-    or cookie) unless `csrf`, for endpoints only this site's own page calls."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            try:
-                if request.method not in methods:
-                    raise SceneWebError(
-                        f"Use {' or '.join(methods)} for {request.path}.", code="method_not_allowed", status=405
-                    )
-                return view(request, *args, **kwargs)
-            except SceneWebError as exc:
-                return error_response(request, exc)
-
-        return answer if csrf else csrf_exempt(answer)
-
-    return decorate
 
 
 # -- the API -----------------------------------------------------------------------------------
@@ -157,7 +130,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @api_view("GET", "HEAD")
 def sample_thumbnail(request: HttpRequest, name: str) -> HttpResponse:
-    response = HttpResponse(sources.sample_thumbnail(name), content_type="image/jpeg")
+    response = HttpResponse(gallery.sample_thumbnail(name), content_type="image/jpeg")
     response["Cache-Control"] = "public, max-age=3600"
     return response
 
@@ -171,7 +144,7 @@ class PanelRequestRefused(SceneWebError):
 
 def panel_app(ident: str) -> None:
     if ident != APP_NAME:
-        raise SceneWebError(f"There is no panel called {ident[:40]!r}.", code="not_found", status=404)
+        raise SceneWebError(f"There is no panel called {ident[:40]!r}.", code="not_found")
 
 
 def panel_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -209,9 +182,7 @@ def panel_update(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
     renderer sends the token; see settings.CSRF_COOKIE_NAME) and takes only JSON, so another site
     can neither post a form here nor send a "simple" text/plain request without a preflight."""
     if request.content_type != "application/json":
-        raise SceneWebError(
-            "The panel's updates are JSON (Content-Type: application/json).", code="json_required", status=415
-        )
+        raise SceneWebError("The panel's updates are JSON (Content-Type: application/json).", code="json_required")
     panel_app(ident)
     try:
         body = json.loads(request.body)
@@ -235,7 +206,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
                 "This request did not come from this site's page (missing or stale security token); "
                 "reload the page and try again.",
                 code="csrf_failed",
-                status=403,
             ),
         )
     return csrf_views.csrf_failure(request, reason)

@@ -33,14 +33,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything that could refuse them
-    "classifier.security.RequestSizeLimit",  # 413 before an oversized body is read
+    "classifier.middleware.RequestSizeLimit",  # 413 before an oversized body is read
     "django.middleware.common.CommonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "classifier.security.PanelFramesSameOrigin",  # the Dash panel's iframe, and nothing else, may be framed
-    "classifier.security.ContentSecurityPolicy",
+    "classifier.middleware.PanelFramesSameOrigin",  # the Dash panel's iframe, and nothing else, may be framed
+    "classifier.middleware.ContentSecurityPolicy",
     "django_plotly_dash.middleware.BaseMiddleware",  # puts the panel's scripts into the page
     "classifier.checks.StaticFilesNotCollected",  # no DEBUG, no collectstatic: a 503 naming the step, not a 500
 ]
@@ -124,7 +124,7 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     # (Whose X-Forwarded-For is believed is SCENEWEB_TRUSTED_PROXIES, below.)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Proxies whose X-Forwarded-For is believed (addresses or CIDRs); from anyone else the header is
-# ignored and the client is the connecting address (classifier.security.client_address).
+# ignored and the client is the connecting address (classifier.clients.client_address).
 SCENEWEB_TRUSTED_PROXIES = env_list("SCENEWEB_TRUSTED_PROXIES", [])
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Dash's renderer sends the cookie `_csrf_token` back as X-CSRFToken: under that name Django's own
@@ -132,9 +132,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_COOKIE_NAME = "_csrf_token"
 CSRF_FAILURE_VIEW = "classifier.views.csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifier.security.PanelFramesSameOrigin)
+X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifier.middleware.PanelFramesSameOrigin)
 # Bodies larger than an image of the upload limit can come in get a 413 before Django reads them
-# (classifier.security.RequestSizeLimit): the panel sends photos base64-encoded (4/3 larger),
+# (classifier.middleware.RequestSizeLimit): the panel sends photos base64-encoded (4/3 larger),
 # plus room for the multipart or JSON envelope. Uploads stay in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = FILE_UPLOAD_MAX_MEMORY_SIZE * 4 // 3 + 64 * 1024

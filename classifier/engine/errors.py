@@ -1,8 +1,10 @@
-"""Named domain errors.
+"""Named domain errors: a short machine-readable ``code`` and a message in plain words.
 
-Each carries a short machine-readable ``code`` and the HTTP ``status`` a presenter should
-answer with, so the web layer maps every one of them to a response in a single place and the
-CLI can print the same plain-words message.
+The code is the contract (the API's ``"code"`` field; e.g. ``weights_missing``, ``url_refused``,
+``file_too_large``); what it means to a presenter is the presenter's business: the web layer
+maps codes to HTTP statuses in one table (``classifier/http_errors.py``), the commands print
+the message (``classifier/management/base.py``). ``status`` is read by no presenter any more;
+it goes once no engine module passes it.
 """
 
 

@@ -148,7 +148,7 @@ def test_it_installs_sample_photos_from_a_folder(tmp_path, use_models, release_d
 def test_a_mirror_that_is_no_web_address_stops_start_up(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from classifier.apps import check_model_settings
+    from classifier.checks import check_model_settings
 
     settings.SCENEWEB_MODELS_MIRROR = "s3://bucket/models"
     with pytest.raises(ImproperlyConfigured, match="SCENEWEB_MODELS_MIRROR='s3://bucket/models' is not an http"):

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
-from classifier.apps import check_model_settings
+from classifier.checks import check_model_settings
 from classifier.engine.places import SCENE_MODELS
 
 

@@ -78,7 +78,7 @@ def test_the_heatmaps_come_from_the_same_forward_pass_as_the_logits(labels):
     analysis = SceneAnalyzer(net, labels, spec=SPEC).analyze(photo, cam_class=7)
     assert len(calls) == 1  # one forward pass for scores and every heatmap
     with torch.inference_mode():
-        _, features = net(model_input(photo, 224, SPEC.mean, SPEC.std))
+        _, features = net(model_input(photo, 224, SPEC.weights.mean, SPEC.weights.std))
     for heatmap in analysis.cams:
         expected = cam.class_activation_map(features[0], net.class_weights[heatmap.index])
         np.testing.assert_allclose(np.asarray(heatmap.grid), expected, atol=1e-4)
@@ -103,7 +103,7 @@ def test_attributes_are_the_ten_best_sigmoid_scores(labels, labels_dir):
     photo = Image.new("RGB", (64, 64), (10, 200, 30))
     analysis = SceneAnalyzer(build_scene_net(SPEC), labels, spec=SPEC, attribute_model=model).analyze(photo)
     with torch.inference_mode():
-        expected = torch.sigmoid(net(model_input(photo, 224, SPEC.mean, SPEC.std)))[0]
+        expected = torch.sigmoid(net(model_input(photo, 224, SPEC.weights.mean, SPEC.weights.std)))[0]
     values, indices = expected.topk(10)
     assert [a.label for a in analysis.attributes] == [names[i] for i in indices.tolist()]
     assert [a.score for a in analysis.attributes] == pytest.approx(values.tolist(), abs=1e-5)

@@ -89,13 +89,14 @@ def test_a_missing_custom_model_says_how_to_make_one(models_dir, tmp_path):
 def test_the_panel_shows_the_custom_models_classes_and_heatmap(settings, use_models, models_with_custom, photo_bytes):
     import base64
 
-    from classifier.dash_app import analyse_source, present
+    from classifier.panel.actions import analyse_source
+    from classifier.panel.components import present
 
     settings.SCENEWEB_RATE_LIMIT = 0
     settings.SCENEWEB_CUSTOM_MODELS = ["custom/colours.pth"]
     use_models(models_with_custom)
     outcome = analyse_source("upload", f"data:image/jpeg;base64,{base64.b64encode(photo_bytes).decode()}")
-    shown = present(outcome.analysis, outcome.photo)
+    shown = present(outcome.state)
     [block] = shown.custom
     text = str(block.to_plotly_json())
     assert "colours" in text

@@ -38,6 +38,6 @@ def frozen_minute(monkeypatch):
     """Rate-limit windows are calendar minutes: a test counting slots must not straddle two of them."""
     from types import SimpleNamespace
 
-    from classifier import security
+    from classifier import ratelimit
 
-    monkeypatch.setattr(security, "time", SimpleNamespace(time=lambda: 6_000_030.0))
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 6_000_030.0))

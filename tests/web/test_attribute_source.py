@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from classifier.dash_app import attributes_view
 from classifier.engine.analyzer import SceneAnalyzer
+from classifier.panel.components import attributes_view
 
 
 def texts(component) -> list[str]:

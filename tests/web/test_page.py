@@ -9,7 +9,7 @@ import re
 import pytest
 from PIL import Image
 
-from classifier.security import script_hash
+from classifier.middleware import script_hash
 
 pytestmark = pytest.mark.django_db  # django-plotly-dash records its app in the database
 

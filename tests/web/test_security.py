@@ -17,7 +17,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from PIL import Image
 
-from classifier.security import RateLimited, client_address, log_field, take_rate_slot
+from classifier.checks import check_settings
+from classifier.clients import client_address
+from classifier.ratelimit import RateLimited, take_rate_slot
+from classifier.requestlog import log_field
 from tests.conftest import image_bytes
 from tests.hostile import jpeg, photo, raw_png, rejected_corpus
 from tests.httpserver import local_server, serve_bytes
@@ -139,6 +142,12 @@ def test_a_trusted_proxy_that_is_not_an_address_stops_the_server(settings, rf):
     settings.SCENEWEB_TRUSTED_PROXIES = ["10.0.0.0/33"]
     with pytest.raises(ImproperlyConfigured, match="SCENEWEB_TRUSTED_PROXIES: '10.0.0.0/33' is not an address"):
         client_address(rf.get("/"))
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_start(settings):
+    settings.SCENEWEB_TRUSTED_PROXIES = ["127.0.0.1", "10.0.0.0/33"]
+    with pytest.raises(ImproperlyConfigured, match="SCENEWEB_TRUSTED_PROXIES: '10.0.0.0/33' is not an address"):
+        check_settings()  # what ClassifierConfig.ready runs, before any request
 
 
 def test_an_oversized_request_is_refused_before_it_is_read(client, service):

@@ -22,7 +22,7 @@ import pytest
 from django.core.cache import caches
 from django.test.utils import override_settings
 
-from classifier.security import RateLimited, take_rate_slot
+from classifier.ratelimit import RateLimited, take_rate_slot
 from tests.conftest import REPO
 
 PROCESSES = 3

@@ -72,3 +72,14 @@ def test_another_scene_model_is_installed_with_its_own_command(settings, models_
     settings.SCENEWEB_SCENE_MODEL = "alexnet"
     (error,) = model_files_check()
     assert error.hint.startswith("Run `python manage.py fetch_models --model alexnet`")
+
+
+def test_reading_the_inference_settings_leaves_the_thread_count_alone(settings):
+    import torch
+
+    from classifier.runtime import inference_settings
+
+    before = torch.get_num_threads()
+    settings.SCENEWEB_TORCH_THREADS = before + 1
+    assert inference_settings().threads == before + 1
+    assert torch.get_num_threads() == before  # only building the analyzer applies it

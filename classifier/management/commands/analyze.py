@@ -6,12 +6,13 @@ import base64
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from classifier.engine.analyzer import Analysis
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
+from classifier.management.base import SceneWebCommand
 from classifier.runtime import get_analyzer, image_limits
 
 
@@ -29,7 +30,7 @@ def summary(path: Path, analysis: Analysis) -> str:
     return "\n".join(lines)
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
     help = "Analyse image files: top-5 scenes, indoor/outdoor, SUN attributes and a CAM heatmap."
 
     def add_arguments(self, parser):
@@ -40,10 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--heatmap-dir", type=Path, help="write each heatmap overlay as <name>_cam.png here")
 
     def handle(self, *args, images: list[Path], as_json: bool, heatmap_dir: Path | None, **options):
-        try:
-            analyzer = get_analyzer()
-        except SceneWebError as exc:
-            raise CommandError(exc.message) from exc
+        analyzer = get_analyzer()
         if heatmap_dir:
             heatmap_dir.mkdir(parents=True, exist_ok=True)
         failures = 0

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
-from classifier.engine.errors import SceneWebError
 from classifier.engine.keras_vgg import DATA_FORMATS, convert_keras_vgg16
 from classifier.engine.places import build_vgg16
+from classifier.management.base import SceneWebCommand
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
     requires_system_checks = []  # it makes or reads model files; the missing-model check must not stop it
     help = "Convert Keras VGG16-Places365 (365 classes) or VGG16-Hybrid1365 (1365) weights to a PyTorch checkpoint."
 
@@ -26,10 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, source: Path, out: Path, classes: int | None, data_format: str | None, **options):
-        try:
-            summary = convert_keras_vgg16(source, out, build=build_vgg16, num_classes=classes, data_format=data_format)
-        except SceneWebError as exc:
-            raise CommandError(exc.message) from exc
+        summary = convert_keras_vgg16(source, out, build=build_vgg16, num_classes=classes, data_format=data_format)
         self.stdout.write(
             f"wrote {out}: vgg16, {summary['num_classes']} classes, {summary['data_format']}, "
             f"keras backend {summary['keras_backend'] or 'unknown'}"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
 from classifier.engine.errors import SceneWebError
+from classifier.management.base import SceneWebCommand
 from classifier.training.attribute_training import cpu_threads
 from classifier.training.finetune import evaluate_folder
 from classifier.training.reports import format_report
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
+    refused = (SceneWebError, ValueError)  # a ValueError names a bad option
     requires_system_checks = []  # it reads model files; a missing-model check must not stop it
     help = (
         "Score a model made by `finetune` on DATA/<class>/*.jpg (or DATA/test/ when present): accuracy, top-5, "
@@ -31,17 +31,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **options):
-        try:
-            with cpu_threads(options["threads"]):
-                report = evaluate_folder(
-                    options["model"],
-                    options["data"],
-                    batch_size=options["batch_size"],
-                    workers=options["workers"],
-                    device=options["device"],
-                    out_dir=options["out"],
-                    progress=options["verbosity"] > 0 and not options["as_json"],
-                )
-        except (SceneWebError, ValueError) as exc:
-            raise CommandError(getattr(exc, "message", str(exc))) from exc
+        with cpu_threads(options["threads"]):
+            report = evaluate_folder(
+                options["model"],
+                options["data"],
+                batch_size=options["batch_size"],
+                workers=options["workers"],
+                device=options["device"],
+                out_dir=options["out"],
+                progress=options["verbosity"] > 0 and not options["as_json"],
+            )
         self.stdout.write(json.dumps(report) if options["as_json"] else format_report(report))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
 from classifier.engine.errors import SceneWebError
+from classifier.management.base import SceneWebCommand
 from classifier.management.commands.train_attributes import add_database_arguments, database_from, default_checkpoint
 from classifier.training.attribute_training import (
     TrainingFiles,
@@ -18,7 +17,8 @@ from classifier.training.attribute_training import (
 )
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
+    refused = (SceneWebError, ValueError)  # a ValueError names a bad option
     requires_system_checks = []  # it makes or reads model files; the missing-model check must not stop it
     help = "Score a SUN-attribute checkpoint on the test part of its split: mAP, per-attribute AP, best and worst."
 
@@ -35,20 +35,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         checkpoint = options["model"] or default_checkpoint()
-        try:
-            with cpu_threads(options["threads"]):
-                report = evaluate_checkpoint(
-                    database_from(options),
-                    checkpoint,
-                    options["split"] or TrainingFiles(checkpoint).split,
-                    image_size=options["image_size"],
-                    batch_size=options["batch_size"],
-                    workers=options["workers"],
-                    device=options["device"],
-                    progress=options["verbosity"] > 0,
-                )
-        except (SceneWebError, ValueError) as exc:
-            raise CommandError(getattr(exc, "message", str(exc))) from exc
+        with cpu_threads(options["threads"]):
+            report = evaluate_checkpoint(
+                database_from(options),
+                checkpoint,
+                options["split"] or TrainingFiles(checkpoint).split,
+                image_size=options["image_size"],
+                batch_size=options["batch_size"],
+                workers=options["workers"],
+                device=options["device"],
+                progress=options["verbosity"] > 0,
+            )
         if options["report"]:
             write_json(options["report"], report)
         self.stdout.write(json.dumps(report) if options["as_json"] else format_report(report))

@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from classifier.engine import assets, places
-from classifier.engine.errors import SceneWebError
+from classifier.management.base import SceneWebCommand
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
     requires_system_checks = []  # it makes or reads model files; the missing-model check must not stop it
     help = (
         "Download (or copy with --from) the Places365 weights, label files and the SUN-attribute matrix "
@@ -64,13 +64,10 @@ class Command(BaseCommand):
             self._list(models_dir)
             return
         names = self._selection(model or settings.SCENEWEB_SCENE_MODEL)
-        try:
-            if not check:
-                policy = assets.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0)
-                self._install(models_dir, [*names, *self._attribute_files(source)], source, force, policy)
-                self._install_samples(samples_from, samples)
-        except SceneWebError as exc:
-            raise CommandError(exc.message) from exc
+        if not check:
+            policy = assets.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0)
+            self._install(models_dir, [*names, *self._attribute_files(source)], source, force, policy)
+            self._install_samples(samples_from, samples)
         statuses = assets.check(models_dir, [n for n in names if not self._is_conversion_source(n)])
         for status in statuses:
             self.stdout.write(f"{status.state:8} {status.filename:32} {status.detail}")

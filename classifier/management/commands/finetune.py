@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from classifier.engine.architectures import ARCHITECTURES
 from classifier.engine.errors import SceneWebError
+from classifier.management.base import SceneWebCommand
 from classifier.training.finetune import DEFAULT_EPOCHS, MODES, FinetuneOptions, finetune
 from classifier.training.folders import parse_ratios
 
@@ -31,7 +31,8 @@ def ratios(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
+    refused = (SceneWebError, ValueError)  # a ValueError names a bad option
     requires_system_checks = []  # it makes model files; a missing-model check must not stop it
     help = (
         "Train a classifier on DATA (<class>/*.jpg, or train/ val/ test/ holding class folders) and write the "
@@ -90,23 +91,17 @@ class Command(BaseCommand):
         parser.add_argument("--resume", action="store_true", help="continue the interrupted run in OUT")
 
     def handle(self, *args, **options):
-        try:
-            training = FinetuneOptions(**{name: options[name] for name in FinetuneOptions.__dataclass_fields__})
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
-        try:
-            report = finetune(
-                options["data"],
-                options["out"],
-                training,
-                models_dir=Path(settings.SCENEWEB_MODELS_DIR),
-                cache_dir=options["cache_dir"],
-                resume=options["resume"],
-                log=self.log,
-                progress=options["verbosity"] > 0,
-            )
-        except (SceneWebError, ValueError) as exc:
-            raise CommandError(getattr(exc, "message", str(exc))) from exc
+        training = FinetuneOptions(**{name: options[name] for name in FinetuneOptions.__dataclass_fields__})
+        report = finetune(
+            options["data"],
+            options["out"],
+            training,
+            models_dir=Path(settings.SCENEWEB_MODELS_DIR),
+            cache_dir=options["cache_dir"],
+            resume=options["resume"],
+            log=self.log,
+            progress=options["verbosity"] > 0,
+        )
         self.log(
             f"to serve it: SCENEWEB_CUSTOM_MODELS={Path(report['checkpoint']).resolve()} (a path relative to "
             "SCENEWEB_MODELS_DIR works too), then restart the service"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from classifier.engine import assets
 from classifier.engine.attributes import ATTRIBUTE_FILENAME
 from classifier.engine.errors import SceneWebError
 from classifier.engine.labels import read_attribute_names
+from classifier.management.base import SceneWebCommand
 from classifier.training.attribute_training import (
     MODES,
     TrainingFiles,
@@ -60,7 +60,8 @@ def default_checkpoint() -> Path:
     return Path(settings.SCENEWEB_MODELS_DIR) / ATTRIBUTE_FILENAME
 
 
-class Command(BaseCommand):
+class Command(SceneWebCommand):
+    refused = (SceneWebError, ValueError)  # a ValueError names a bad option
     requires_system_checks = []  # it makes or reads model files; the missing-model check must not stop it
     help = (
         "Train the DenseNet-201 SUN-attribute head; the best epoch on the validation split is written where "
@@ -107,27 +108,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         files = TrainingFiles(options["out"] or default_checkpoint())
-        try:
-            training = TrainingOptions(**{name: options[name] for name in TrainingOptions.__dataclass_fields__})
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
-        try:
-            database = database_from(options)
-            self.log(f"{len(database.paths)} images, {len(database.names)} attributes from {options['data']}")
-            with cpu_threads(options["threads"]):
-                train_attributes(
-                    database,
-                    training,
-                    files,
-                    split_path=options["split"],
-                    resume=options["resume"],
-                    reference_names=self.reference_names(options["names"]),
-                    cache_dir=options["cache_dir"],
-                    log=self.log,
-                    progress=options["verbosity"] > 0,
-                )
-        except (SceneWebError, ValueError) as exc:
-            raise CommandError(getattr(exc, "message", str(exc))) from exc
+        training = TrainingOptions(**{name: options[name] for name in TrainingOptions.__dataclass_fields__})
+        database = database_from(options)
+        self.log(f"{len(database.paths)} images, {len(database.names)} attributes from {options['data']}")
+        with cpu_threads(options["threads"]):
+            train_attributes(
+                database,
+                training,
+                files,
+                split_path=options["split"],
+                resume=options["resume"],
+                reference_names=self.reference_names(options["names"]),
+                cache_dir=options["cache_dir"],
+                log=self.log,
+                progress=options["verbosity"] > 0,
+            )
         self.log("restart the service to show the new attributes")
 
     def reference_names(self, path: Path | None):

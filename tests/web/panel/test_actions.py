@@ -1,5 +1,5 @@
-"""The Dash panel's callbacks, called as the plain functions they are (tests/web/test_panel_endpoint.py
-calls them through django-plotly-dash's update endpoint)."""
+"""What each visitor action does (`classifier.panel.actions`), called as the plain functions they are
+(test_endpoint.py calls them through django-plotly-dash's update endpoint)."""
 
 from __future__ import annotations
 
@@ -8,45 +8,17 @@ import io
 import json
 
 import pytest
-from dash.exceptions import PreventUpdate
 from PIL import Image
 
-from classifier import dash_app
-from classifier.dash_app import (
-    EXPIRED,
-    PanelInputs,
-    act,
-    analyse_source,
-    attributes_view,
-    heat_style,
-    json_file,
-    load_state,
-    overlay_file,
-    present,
-    readable,
-    timing_text,
-    trigger_of,
-)
+from classifier.engine import cam
+from classifier.panel import actions
+from classifier.panel.actions import UNEXPECTED, act, analyse_source, json_file, overlay_file
+from classifier.panel.inputs import PanelInputs
+from classifier.panel.state import DISPLAY_SIDE, EXPIRED, load_state
 from tests.conftest import image_bytes
 from tests.hostile import raw_png
 from tests.httpserver import local_server, serve_bytes
-
-
-def upload_of(data: bytes, mime: str = "image/jpeg") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
-def image_of(uri: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(uri.partition(";base64,")[2])))
-
-
-def photo_of(outcome) -> Image.Image:
-    return Image.open(io.BytesIO(outcome.state.photo))
-
-
-@pytest.fixture
-def analysed(service, photo_bytes):
-    return analyse_source("upload", upload_of(photo_bytes))
+from tests.web.panel.support import photo_of, upload_of
 
 
 def test_an_upload_is_analysed_once_without_the_png(analysed):
@@ -60,7 +32,7 @@ def test_an_upload_is_analysed_once_without_the_png(analysed):
 def test_the_photo_comes_back_small(analysed):
     photo = photo_of(analysed)
     assert photo.format == "JPEG"
-    assert max(photo.size) <= dash_app.DISPLAY_SIDE
+    assert max(photo.size) <= DISPLAY_SIDE
 
 
 def test_a_sample_click_analyses_that_sample(service, sample_photos):
@@ -88,9 +60,9 @@ def test_a_file_that_is_not_an_image_becomes_an_inline_message(service):
     assert outcome.error == "This is not an image format we accept; please send JPEG, PNG, WebP, GIF, BMP or TIFF."
 
 
-def test_an_unreadable_upload_becomes_an_inline_message(service):
-    outcome = analyse_source("upload", "data:image/jpeg;base64,@@@not-base64")
-    assert outcome.error == "The file could not be read; please choose it again."
+@pytest.mark.parametrize("upload", ["data:image/jpeg;base64,@@@not-base64", {"contents": 1}])
+def test_an_unreadable_upload_becomes_an_inline_message(service, upload):
+    assert analyse_source("upload", upload).error == "The file could not be read; please choose it again."
 
 
 def test_missing_weights_become_an_inline_message(service, use_models, tmp_path, photo_bytes):
@@ -106,87 +78,18 @@ def test_the_rate_limit_applies_to_the_panel_too(service, settings, photo_bytes,
     assert outcome.error.startswith("Too many analyses from your address")
 
 
-def test_a_trigger_without_a_value_changes_nothing():
-    class Context:
-        triggered = [{"prop_id": "url-go.n_clicks", "value": None}]
-
-    with pytest.raises(PreventUpdate):
-        trigger_of(Context())
+def test_a_png_upload_with_transparency_is_analysed(service):
+    outcome = analyse_source("upload", upload_of(image_bytes(Image.new("RGBA", (300, 200)), "PNG"), "image/png"))
+    assert outcome.error == ""
 
 
-def test_a_sample_trigger_is_read_back_as_its_id():
-    class Context:
-        triggered = [{"prop_id": '{"name":"a.jpg","type":"sample"}.n_clicks', "value": 1}]
+def test_an_unexpected_failure_becomes_a_calm_message(service, photo_bytes, monkeypatch):
+    def broken():
+        raise RuntimeError("secret internals")
 
-    assert trigger_of(Context()) == {"name": "a.jpg", "type": "sample"}
-
-
-def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):
-    shown = present(analysed.state)
-    assert len(shown.bars) == 5
-    assert shown.view.bar_classes == ["sw-bar is-selected"] + ["sw-bar"] * 4
-    assert shown.view.selected == 0
-    top = analysed.analysis["scenes"][0]
-    assert readable(top["label"]) in shown.view.caption
-    assert shown.timing.startswith("Analysed in ")
-
-
-def test_clicking_another_bar_renders_its_heatmap_from_the_stored_grid(analysed, monkeypatch):
-    monkeypatch.setattr(dash_app, "get_analyzer", lambda: pytest.fail("no second forward pass"))
-    first = present(analysed.state, 0).view
-    third = present(analysed.state, 2).view
-    assert third.bar_classes[2] == "sw-bar is-selected"
-    assert readable(analysed.analysis["cams"][2]["label"]) in third.caption
-    assert third.heat != first.heat
-    assert image_of(third.heat).size == photo_of(analysed).size
-
-
-def test_the_indoor_outdoor_verdict_is_labelled_with_its_score(analysed):
-    io_view = present(analysed.state).io
-    text = json.dumps([c.to_plotly_json() for c in io_view], default=lambda c: c.to_plotly_json())
-    assert analysed.analysis["io"]["label"] in text
-    assert f"outdoor score {analysed.analysis['io']['score']:.2f}" in text
-
-
-def test_without_attributes_the_note_says_how_to_install_them(analysed):
-    (note,) = attributes_view([], analysed.analysis["attributes_note"])
-    assert "densenet201_sunattributes.pth" in note.children
-
-
-def test_attributes_are_listed_with_their_scores():
-    (listing,) = attributes_view(
-        [{"label": "natural light", "score": 0.93}, {"label": "open area", "score": 0.5}], None
-    )
-    rows = listing.children
-    assert [row.children[0].children for row in rows] == ["natural light", "open area"]
-    assert [row.children[2].children for row in rows] == ["0.93", "0.50"]
-
-
-def test_category_names_read_as_words():
-    assert readable("apartment_building/outdoor") == "apartment building (outdoor)"
-    assert readable("mountain") == "mountain"
-
-
-def test_timings_are_summed_up_in_words():
-    assert timing_text({"decode": 3.2, "resnet18": 40.4, "total": 43.6}) == (
-        "Analysed in 44 ms (decode 3 ms, resnet18 40 ms)."
-    )
-
-
-def test_the_heatmap_switch_and_opacity_only_change_a_style():
-    assert heat_style(0.3, ["on"]) == {"opacity": 0.3}
-    assert heat_style(None, ["on"]) == {"opacity": 0.5}
-    assert heat_style(0.3, []) == {"display": "none"}
-
-
-@pytest.mark.parametrize("opacity", ["0.3; background:url(x)", float("nan"), [0.3], {"x": 1}, True])
-def test_an_opacity_that_is_not_a_number_is_the_default(opacity):
-    assert heat_style(opacity, ["on"]) == {"opacity": dash_app.DEFAULT_OPACITY}
-
-
-def test_an_opacity_out_of_range_is_clamped():
-    assert heat_style(7, ["on"]) == {"opacity": 1.0}
-    assert heat_style(-1e308, ["on"]) == {"opacity": 0.0}
+    monkeypatch.setattr(actions, "get_analyzer", broken)
+    outcome = analyse_source("upload", upload_of(photo_bytes))
+    assert outcome.error == UNEXPECTED
 
 
 def test_the_json_download_is_the_analysis(analysed):
@@ -203,30 +106,6 @@ def test_the_overlay_download_is_a_png_of_the_selected_heatmap(analysed):
     assert png.size == photo_of(analysed).size
 
 
-def test_a_png_upload_with_transparency_is_analysed(service):
-    outcome = analyse_source("upload", upload_of(image_bytes(Image.new("RGBA", (300, 200)), "PNG"), "image/png"))
-    assert outcome.error == ""
-
-
-def test_an_unexpected_failure_becomes_a_calm_message(service, photo_bytes, monkeypatch):
-    def broken():
-        raise RuntimeError("secret internals")
-
-    monkeypatch.setattr(dash_app, "get_analyzer", broken)
-    outcome = analyse_source("upload", upload_of(photo_bytes))
-    assert outcome.error == dash_app.UNEXPECTED
-
-
-def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_models, full_models_dir, photo_bytes):
-    use_models(full_models_dir)
-    outcome = analyse_source("upload", upload_of(photo_bytes))
-    listing = present(outcome.state).attributes[-1]  # after the line naming the source
-    assert [row.children[0].children for row in listing.children] == [
-        a["label"] for a in outcome.analysis["attributes"]
-    ]
-    assert len(listing.children) == 10
-
-
 # -- what the browser sends back is a key, and nothing it sends is trusted -----------------------
 
 
@@ -240,8 +119,8 @@ FAKE_CUSTOM = {"name": "x", "classes": [], "cam": {"label": "x", "grid": [[1.0] 
 def no_rendering(monkeypatch):
     """Any heatmap, PNG or analysis from here on fails the test."""
     for name in ("render_overlay", "png_bytes"):
-        monkeypatch.setattr(dash_app.cam, name, lambda *a, **k: pytest.fail("rendered"))
-    monkeypatch.setattr(dash_app, "get_analyzer", lambda: pytest.fail("analysed"))
+        monkeypatch.setattr(cam, name, lambda *a, **k: pytest.fail("rendered"))
+    monkeypatch.setattr(actions, "get_analyzer", lambda: pytest.fail("analysed"))
 
 
 def test_the_browser_gets_a_key_and_the_server_keeps_the_analysis(service, sample_photos):
@@ -253,6 +132,13 @@ def test_the_browser_gets_a_key_and_the_server_keeps_the_analysis(service, sampl
     )
     assert changes["photo"].startswith("data:image/jpeg;base64,")
     assert "analysis" not in changes
+
+
+def test_fewer_scenes_than_bars_leave_the_rest_blank(analysed, settings, sample_photos):
+    settings.SCENEWEB_TOP_K = 7  # the page has 7 bars; the analyzer, built for 5, lists 5 scenes
+    changes = act({"type": "sample", "name": sample_photos[0].name}, inputs(bar_count=7))
+    assert changes["bars"][5:] == [None, None]
+    assert changes["bar_classes"][5:] == ["sw-bar is-unused"] * 2
 
 
 def test_a_bar_click_and_the_png_are_rendered_from_the_kept_analysis(analysed):
@@ -268,12 +154,12 @@ def test_a_client_already_refused_gets_no_work_done_through_the_panel(analysed, 
     client = "198.51.100.9"
     act({"type": "scene-bar", "index": 1}, inputs(key=analysed.key), client=client)  # the one allowed
     no_rendering(monkeypatch)
-    actions = [
+    actions_sent = [
         ({"type": "scene-bar", "index": 2}, inputs(key=analysed.key)),
         ("get-png", inputs(key=analysed.key, selected=0, shown=["on"])),
         ("upload", inputs(upload=upload_of(b"anything"))),
     ]
-    for trigger, sent in actions:
+    for trigger, sent in actions_sent:
         assert act(trigger, sent, client=client)["error"].startswith("Too many analyses from your address")
 
 
@@ -313,7 +199,3 @@ def test_a_page_with_another_number_of_bars_is_told_to_reload(analysed, monkeypa
     assert act({"type": "scene-bar", "index": 0}, inputs(key=analysed.key, bar_count=500)) == {
         "error": "The page is out of date; please reload it."
     }
-
-
-def test_an_upload_that_is_not_a_string_is_an_inline_message(service):
-    assert analyse_source("upload", {"contents": 1}).error == "The file could not be read; please choose it again."

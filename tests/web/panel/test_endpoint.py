@@ -11,14 +11,16 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from classifier import dash_app
+from classifier import urls
+from classifier.engine import cam
+from classifier.panel.callbacks import OUTPUTS
 from tests.web.test_api import assert_refused
 
 pytestmark = pytest.mark.django_db
 
 PANEL = "/django_plotly_dash/app/SceneWeb"
 UPDATE = f"{PANEL}/_dash-update-component"
-ACTION_OUTPUT = next(k for k in dash_app.app.as_dash_instance().callback_map if k.startswith("..panel-state.data"))
+ACTION_OUTPUT = next(k for k in urls.PANEL.as_dash_instance().callback_map if k.startswith("..panel-state.data"))
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +44,7 @@ def action_body(changed: str, *, samples=(), bars: int = 5, key=None, selected=0
         return 1 if f"{dash_id(component)}.{prop}" == changed else None
 
     outputs = []
-    for output in dash_app.OUTPUTS.values():
+    for output in OUTPUTS.values():
         if isinstance(output.component_id, dict):
             outputs.append(
                 [{"id": {"type": "scene-bar", "index": i}, "property": output.component_property} for i in range(bars)]
@@ -157,7 +159,7 @@ def test_a_malformed_update_is_a_clean_400(page_client, body):
     ],
 )
 def test_forged_panel_state_gets_a_message_and_no_work(page_client, monkeypatch, state, message):
-    monkeypatch.setattr(dash_app.cam, "render_overlay", lambda *a, **k: pytest.fail("rendered"))
+    monkeypatch.setattr(cam, "render_overlay", lambda *a, **k: pytest.fail("rendered"))
     shown = changes(post_update(page_client, action_body("get-png.n_clicks", **state)))
     assert message in shown["error"]["children"]
     assert "png-file" not in shown
@@ -174,7 +176,7 @@ def test_a_client_answered_429_gets_no_work_done_through_the_endpoint(
 ):
     service.SCENEWEB_RATE_LIMIT = 1
     key = analyse_sample(page_client, sample_photos[0].name)["panel-state"]["data"]
-    monkeypatch.setattr(dash_app.cam, "render_overlay", lambda *a, **k: pytest.fail("rendered"))
+    monkeypatch.setattr(cam, "render_overlay", lambda *a, **k: pytest.fail("rendered"))
     for changed in ("get-png.n_clicks", '{"index":1,"type":"scene-bar"}.n_clicks'):
         shown = changes(post_update(page_client, action_body(changed, key=key)))
         assert shown["error"]["children"].startswith("Too many analyses from your address")

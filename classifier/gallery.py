@@ -1,0 +1,56 @@
+"""The sample gallery: the photos in SCENEWEB_SAMPLES_DIR, looked up by plain name, and their thumbnails.
+
+A name is only ever matched against the gallery's own listing, so a visitor's `../x` or
+`/etc/passwd` is simply an unknown sample.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image
+
+from classifier.engine.errors import SceneWebError
+from classifier.engine.imaging import decode_image
+from classifier.runtime import image_limits, sample_photos
+
+THUMBNAIL_SIDE = 160
+
+
+class SampleNotFound(SceneWebError):
+    code = "sample_not_found"
+
+
+def list_samples() -> list[str]:
+    """The gallery: photo file names in SCENEWEB_SAMPLES_DIR (an absent folder is an empty gallery)."""
+    return [photo.name for photo in sample_photos()]
+
+
+def sample_path(name: str) -> Path:
+    """Only a plain file name listed in the gallery resolves; anything else is unknown."""
+    for photo in sample_photos():
+        if photo.name == name:
+            return photo
+    raise SampleNotFound(f"There is no sample photo called {str(name)[:80]!r}.")
+
+
+def sample_thumbnail(name: str) -> bytes:
+    """A small JPEG for the gallery, so the page never loads full-size samples to show a strip of them."""
+    path = sample_path(name)
+    return _thumbnail(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _thumbnail(path: Path, mtime_ns: int) -> bytes:
+    photo = decode_image(path.read_bytes(), image_limits()).image
+    photo.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BILINEAR)
+    return jpeg_bytes(photo)
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 82) -> bytes:
+    """A photo as JPEG bytes: the gallery's thumbnails and the panel's display copies."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

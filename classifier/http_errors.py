@@ -1,0 +1,54 @@
+"""The one place a domain error becomes an HTTP answer.
+
+The engine's errors carry a short code and plain words, nothing about HTTP; this table says
+which status each code is answered with. A code not listed is answered as its class's own
+code is (an `ImageRejected` with any code is a 400, a `ModelFileError` a 503), so a new code
+needs a row only when it must be answered otherwise than its class.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+
+from classifier.engine.errors import SceneWebError
+from classifier.ratelimit import RateLimited
+from classifier.requestlog import log_refusal
+
+STATUS_BY_CODE = {
+    # the classes' own codes (classifier/engine/errors.py and the web layer's errors)
+    "error": 400,  # SceneWebError: the request itself is wrong
+    "image_rejected": 400,
+    "url_refused": 400,
+    "dataset_invalid": 400,
+    "fetch_failed": 422,  # the URL was fine, what it served was not
+    "download_failed": 502,
+    "model_file": 503,  # a model file is missing or broken: the service cannot answer until it is installed
+    "models_dir_unwritable": 507,
+    "rate_limited": 429,
+    "request_too_large": 413,
+    "sample_not_found": 404,
+    # codes answered otherwise than their class
+    "file_too_large": 413,
+    "too_many_pixels": 413,
+    "decompression_bomb": 413,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "json_required": 415,
+    "csrf_failed": 403,
+}
+
+
+def http_status(error: SceneWebError) -> int:
+    """The error's own code if the table lists it, else the nearest class code it lists."""
+    codes = (error.code, *(cls.__dict__.get("code") for cls in type(error).__mro__))
+    return next(STATUS_BY_CODE[code] for code in codes if code in STATUS_BY_CODE)
+
+
+def error_response(request: HttpRequest, error: SceneWebError) -> JsonResponse:
+    """Plain words and a short code, 4xx or 5xx, and one log line; nothing else reaches the client."""
+    status = http_status(error)
+    log_refusal(request, error, status)
+    response = JsonResponse({"error": error.message, "code": error.code}, status=status)
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response

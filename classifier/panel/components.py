@@ -1,0 +1,183 @@
+"""The pieces of the results area, built from an analysis (a plain dict, as the API sends it).
+
+Pure functions from data to Dash components: scene bars, the indoor/outdoor scale, the attribute
+list, the user's own classifiers, the timing line and the heatmap layer. None of them reads the
+request or the cache; `present` assembles them for one stored analysis.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+from dash import html
+from PIL import Image
+
+from classifier.engine import cam
+from classifier.gallery import jpeg_bytes
+from classifier.panel.inputs import DEFAULT_OPACITY, opacity_of
+from classifier.panel.state import PanelState
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def readable(label: str) -> str:
+    """`apartment_building/outdoor` reads as `apartment building (outdoor)`."""
+    name, _, detail = label.partition("/")
+    name = name.replace("_", " ")
+    return f"{name} ({detail.replace('_', ' ')})" if detail else name
+
+
+def scene_bar(scene: dict) -> list:
+    share = max(0.0, min(1.0, scene["probability"]))
+    return [
+        html.Span(readable(scene["label"]), className="sw-bar-label"),
+        html.Span(f"{share:.1%}", className="sw-bar-value"),
+        html.Span(html.Span(className="sw-bar-fill", style={"width": f"{share * 100:.1f}%"}), className="sw-bar-track"),
+    ]
+
+
+def io_view(io: dict) -> list:
+    """A labelled bar from indoor (0) to outdoor (1) with the verdict in words."""
+    score = io["score"]
+    return [
+        html.Div([html.Span("Indoor / outdoor", className="sw-kicker"), html.Strong(io["label"], id="io-verdict")]),
+        html.Div(
+            html.Span(className="sw-io-marker", style={"left": f"{score * 100:.1f}%"}),
+            className="sw-io-track",
+            title=f"outdoor score {score:.2f}",
+        ),
+        html.Div(
+            [html.Span("indoor"), html.Span(f"outdoor score {score:.2f}"), html.Span("outdoor")],
+            className="sw-io-scale",
+        ),
+    ]
+
+
+def attributes_view(attributes: list[dict], note: str | None, source: dict | None = None) -> list:
+    """The attribute bars, then where they come from and what their scores mean (`models.attributes`)."""
+    if not attributes:
+        return [html.P(note or "No attributes for this photo.", className="sw-note")]
+    peak = max(max(a["score"] for a in attributes), 1e-9)
+    origin = f"From {source['description']}; {source['scores']}." if source else ""
+    return [
+        *([html.P(origin, className="sw-note sw-attr-source")] if origin else []),
+        html.Ul(
+            [
+                html.Li(
+                    [
+                        html.Span(a["label"], className="sw-attr-label"),
+                        html.Span(
+                            html.Span(style={"width": f"{max(a['score'], 0) / peak * 100:.0f}%"}),
+                            className="sw-attr-track",
+                        ),
+                        html.Span(f"{a['score']:.2f}", className="sw-attr-value"),
+                    ]
+                )
+                for a in attributes
+            ],
+            className="sw-attrs",
+        ),
+    ]
+
+
+def custom_view(custom: list[dict], picture: Image.Image) -> list:
+    """The user's own classifiers (SCENEWEB_CUSTOM_MODELS): top classes, and a small CAM of the first where the
+    architecture has one."""
+    views = []
+    for result in custom:
+        heat = []
+        if result["cam"]:
+            grid = np.asarray(result["cam"]["grid"], dtype=np.float32)
+            thumbnail = cam.render_overlay(picture, grid, alpha=DEFAULT_OPACITY, max_side=160)
+            heat = [
+                html.Img(
+                    src=data_uri(jpeg_bytes(thumbnail, quality=80), "image/jpeg"),
+                    alt=f"heatmap of {result['cam']['label']}",
+                    title=f"Where {result['name']} saw “{readable(result['cam']['label'])}”",
+                    className="sw-custom-heat",
+                )
+            ]
+        bars = [html.Div(scene_bar(c), className="sw-bar is-static") for c in result["classes"]]
+        views.append(
+            html.Div(
+                [
+                    html.Span(result["name"], className="sw-kicker"),
+                    html.Div([html.Div(bars, className="sw-bars"), *heat]),
+                ],
+                className="sw-custom",
+            )
+        )
+    return views
+
+
+def model_line(models: dict) -> str:
+    scene = models["scene"]
+    return f"Scene model: {scene['name']} ({scene['classes']} classes, {scene['heatmap']} heatmap)."
+
+
+def timing_text(timings: dict) -> str:
+    stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items() if name != "total")
+    return f"Analysed in {timings.get('total', 0):.0f} ms ({stages})."
+
+
+def heat_layer(picture: Image.Image, grid: list[list[float]]) -> str:
+    """The coloured heatmap alone, at the photo's display size; the page blends it with CSS opacity."""
+    overlay = cam.render_overlay(picture, np.asarray(grid, dtype=np.float32), alpha=1.0, max_side=None)
+    return data_uri(jpeg_bytes(overlay, quality=80), "image/jpeg")
+
+
+def heat_style(opacity: object, shown: object) -> dict:
+    """The heatmap layer's style from the switch and the slider: hidden, or blended at a bounded opacity."""
+    if not shown:
+        return {"display": "none"}
+    return {"opacity": opacity_of(opacity)}
+
+
+@dataclass(frozen=True)
+class HeatView:
+    """The parts that change when another scene is selected."""
+
+    bar_classes: list[str]
+    heat: str
+    caption: str
+    selected: int
+
+
+def heat_view(state: PanelState, picture: Image.Image, selected: int) -> HeatView:
+    chosen = state.analysis["cams"][selected]
+    return HeatView(
+        bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in range(len(state.analysis["scenes"]))],
+        heat=heat_layer(picture, chosen["grid"]),
+        caption=f"Heatmap: where the network saw “{readable(chosen['label'])}”. Click another scene to compare.",
+        selected=selected,
+    )
+
+
+@dataclass(frozen=True)
+class Presentation:
+    bars: list
+    view: HeatView
+    io: list
+    attributes: list
+    custom: list
+    timing: str
+
+
+def present(state: PanelState, selected: int = 0) -> Presentation:
+    """Everything the results area shows for one analysis, with scene `selected` (0 = top) heat-mapped."""
+    analysis = state.analysis
+    picture = state.picture()  # decoded once for the heatmap layer and the custom models' thumbnails
+    return Presentation(
+        bars=[scene_bar(s) for s in analysis["scenes"]],
+        view=heat_view(state, picture, selected),
+        io=io_view(analysis["io"]),
+        attributes=attributes_view(
+            analysis["attributes"], analysis["attributes_note"], analysis["models"]["attributes"]
+        ),
+        custom=custom_view(analysis["custom"], picture),
+        timing=f"{timing_text(analysis['timings_ms'])} {model_line(analysis['models'])}",
+    )

@@ -1,0 +1,80 @@
+"""The results area built from an analysis (`classifier.panel.components`), called as plain functions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from classifier.panel import actions
+from classifier.panel.components import attributes_view, heat_style, present, readable, timing_text
+from tests.web.panel.support import image_of, photo_of, upload_of
+
+
+def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):
+    shown = present(analysed.state)
+    assert len(shown.bars) == 5
+    assert shown.view.bar_classes == ["sw-bar is-selected"] + ["sw-bar"] * 4
+    assert shown.view.selected == 0
+    top = analysed.analysis["scenes"][0]
+    assert readable(top["label"]) in shown.view.caption
+    assert shown.timing.startswith("Analysed in ")
+
+
+def test_another_scene_is_heat_mapped_from_the_stored_grid(analysed, monkeypatch):
+    monkeypatch.setattr(actions, "get_analyzer", lambda: pytest.fail("no second forward pass"))
+    first = present(analysed.state, 0).view
+    third = present(analysed.state, 2).view
+    assert third.bar_classes[2] == "sw-bar is-selected"
+    assert readable(analysed.analysis["cams"][2]["label"]) in third.caption
+    assert third.heat != first.heat
+    assert image_of(third.heat).size == photo_of(analysed).size
+
+
+def test_the_indoor_outdoor_verdict_is_labelled_with_its_score(analysed):
+    io_view = present(analysed.state).io
+    text = json.dumps([c.to_plotly_json() for c in io_view], default=lambda c: c.to_plotly_json())
+    assert analysed.analysis["io"]["label"] in text
+    assert f"outdoor score {analysed.analysis['io']['score']:.2f}" in text
+
+
+def test_without_attributes_the_note_says_how_to_install_them(analysed):
+    (note,) = attributes_view([], analysed.analysis["attributes_note"])
+    assert "densenet201_sunattributes.pth" in note.children
+
+
+def test_attributes_are_listed_with_their_scores():
+    (listing,) = attributes_view(
+        [{"label": "natural light", "score": 0.93}, {"label": "open area", "score": 0.5}], None
+    )
+    rows = listing.children
+    assert [row.children[0].children for row in rows] == ["natural light", "open area"]
+    assert [row.children[2].children for row in rows] == ["0.93", "0.50"]
+
+
+def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_models, full_models_dir, photo_bytes):
+    use_models(full_models_dir)
+    outcome = actions.analyse_source("upload", upload_of(photo_bytes))
+    listing = present(outcome.state).attributes[-1]  # after the line naming the source
+    assert [row.children[0].children for row in listing.children] == [
+        a["label"] for a in outcome.analysis["attributes"]
+    ]
+    assert len(listing.children) == 10
+
+
+def test_category_names_read_as_words():
+    assert readable("apartment_building/outdoor") == "apartment building (outdoor)"
+    assert readable("mountain") == "mountain"
+
+
+def test_timings_are_summed_up_in_words():
+    assert timing_text({"decode": 3.2, "resnet18": 40.4, "total": 43.6}) == (
+        "Analysed in 44 ms (decode 3 ms, resnet18 40 ms)."
+    )
+
+
+def test_the_heatmap_switch_and_opacity_only_change_a_style():
+    assert heat_style(0.3, ["on"]) == {"opacity": 0.3}
+    assert heat_style(None, ["on"]) == {"opacity": 0.5}
+    assert heat_style(0.3, []) == {"display": "none"}
+    assert heat_style("0.3; background:url(x)", ["on"]) == {"opacity": 0.5}
