@@ -20,19 +20,14 @@ from classifier.engine.catalogue import (
     DEFAULT_ASSETS,
     FETCH_HINT,
     AssetSpec,
-    SceneWeights,
     asset_path,
     asset_spec,
     converted_into,
 )
 from classifier.engine.installer import (
     SAMPLE_SUFFIXES,
-    SAMPLE_URLS,
-    AssetStatus,
-    AttributeSourceStatus,
     DownloadPolicy,
     ModelsDirUnwritable,
-    addresses,
     check,
     check_attribute_source,
     download,
@@ -41,9 +36,8 @@ from classifier.engine.installer import (
     install_from_dir,
     install_samples,
     model_assets,
-    validate,
 )
-from classifier.engine.manifest import MANIFEST, HashMismatch, is_installed, read_manifest, sha256_of
+from classifier.engine.manifest import HashMismatch, is_installed, read_manifest, sha256_of
 
 __all__ = [
     "ASSETS",
@@ -51,17 +45,11 @@ __all__ = [
     "ATTRIBUTE_MATRIX_ASSETS",
     "DEFAULT_ASSETS",
     "FETCH_HINT",
-    "MANIFEST",
     "SAMPLE_SUFFIXES",
-    "SAMPLE_URLS",
     "AssetSpec",
-    "AssetStatus",
-    "AttributeSourceStatus",
     "DownloadPolicy",
     "HashMismatch",
     "ModelsDirUnwritable",
-    "SceneWeights",
-    "addresses",
     "asset_path",
     "asset_spec",
     "check",
@@ -76,5 +64,4 @@ __all__ = [
     "model_assets",
     "read_manifest",
     "sha256_of",
-    "validate",
 ]

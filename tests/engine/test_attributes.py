@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -24,3 +26,22 @@ def test_it_rejects_a_head_that_does_not_match_its_names(tmp_path):
     save_attribute_checkpoint(tmp_path / "a.pth", build_attribute_net(3), ["a", "b"])
     with pytest.raises(ModelFileError, match="wrong shape"):
         load_attribute_model(tmp_path / "a.pth")
+
+
+def test_a_head_saved_by_an_old_pytorch_loads_through_the_shared_key_migration(tmp_path):
+    """DataParallel prefixes, DenseNet's `norm.1` names and no BatchNorm counters, as PyTorch 0.3 wrote them."""
+    torch.manual_seed(2)
+    net = build_attribute_net(3)
+    save_attribute_checkpoint(tmp_path / "a.pth", net, ["a", "b", "c"])
+    checkpoint = torch.load(tmp_path / "a.pth", weights_only=True)
+    checkpoint["state_dict"] = {
+        "module." + re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", key): value
+        for key, value in checkpoint["state_dict"].items()
+        if not key.endswith("num_batches_tracked")
+    }
+    assert "module.features.denseblock1.denselayer1.norm.1.weight" in checkpoint["state_dict"]
+    torch.save(checkpoint, tmp_path / "old.pth")
+    model = load_attribute_model(tmp_path / "old.pth")
+    batch = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(model.net(batch), net.eval()(batch))
