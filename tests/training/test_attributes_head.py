@@ -27,7 +27,7 @@ QUICK = ["--image-size", "32", "--workers", "0", "--threads", "1", "--verbosity"
 
 @pytest.fixture
 def trunk_runs(monkeypatch):
-    """How many batches went through the DenseNet trunk."""
+    """The size of each batch of photos that went through the DenseNet trunk."""
     runs = []
     monkeypatch.setattr(
         attribute_training,

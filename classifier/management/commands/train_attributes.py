@@ -36,9 +36,11 @@ def add_database_arguments(parser) -> None:
     parser.add_argument(
         "--images", type=Path, help="image folder (default images/ beside the .mat files or beside their folder)"
     )
-    parser.add_argument("--images-mat", type=Path, help="images.mat elsewhere than DATA")
-    parser.add_argument("--attributes-mat", type=Path, help="attributes.mat elsewhere than DATA")
-    parser.add_argument("--labels-mat", type=Path, help="attributeLabels_continuous.mat elsewhere than DATA")
+    parser.add_argument("--images-mat", type=Path, help="images.mat elsewhere than DATA or DATA/SUNAttributeDB")
+    parser.add_argument("--attributes-mat", type=Path, help="attributes.mat elsewhere than DATA or DATA/SUNAttributeDB")
+    parser.add_argument(
+        "--labels-mat", type=Path, help="attributeLabels_continuous.mat elsewhere than DATA or DATA/SUNAttributeDB"
+    )
     parser.add_argument(
         "--threads", type=int, help="CPU threads for PyTorch (default one per core; 1 on a busy shared machine)"
     )
