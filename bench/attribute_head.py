@@ -37,14 +37,14 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+from classifier.training.attribute_inputs import database_features  # noqa: E402
 from classifier.training.attribute_training import (  # noqa: E402
     TrainingFiles,
     TrainingOptions,
-    database_features,
-    initial_net,
-    run_pass,
+    score_attributes,
     train_attributes,
 )
+from classifier.training.pretrained import attribute_net  # noqa: E402
 from classifier.training.sun_attributes import SunAttributeFiles, read_database  # noqa: E402
 
 SCENE15 = REPO.parent / "shared" / "datasets" / "scene15" / "train"
@@ -110,8 +110,8 @@ def sun_sized_head_epochs(options: TrainingOptions) -> float:
     optimizer = torch.optim.SGD(head.parameters(), lr=options.lr, momentum=options.momentum)
     started = time.perf_counter()
     for _ in range(options.epochs):
-        run_pass(head, train, torch.device("cpu"), optimizer=optimizer, progress=False)
-        run_pass(head, val, torch.device("cpu"), progress=False)
+        score_attributes(head, train, torch.device("cpu"), optimizer=optimizer, part="train", progress=False)
+        score_attributes(head, val, torch.device("cpu"), part="val", progress=False)
     return time.perf_counter() - started
 
 
@@ -151,7 +151,7 @@ def main() -> None:
         database = read_database(SunAttributeFiles.in_folder(root / "release"))  # found without --images
         load_before = os.getloadavg()
         torch.manual_seed(options.seed)  # as train_attributes seeds it: the same random trunk, the same cache key
-        net = initial_net(options.weights, len(database.names))
+        net = attribute_net(options.weights, len(database.names))
         started, cpu_started = time.perf_counter(), cpu_seconds()
         database_features(
             net, database, options, torch.device("cpu"), cache_dir=root / "cache", log=print, progress=True

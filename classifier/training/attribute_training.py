@@ -6,59 +6,47 @@ validation split is what gets written, in the format the analyzer loads.
 
 Two modes share that loop. `full` fine-tunes the whole DenseNet-201 on augmented photos (two
 days on a 2-core CPU: for GPUs). `head` freezes the trunk, embeds every photo once into its
-pooled 1920-d features (cached on disk, see feature_cache.py) and trains only the classifier on
-them (about an hour on a 2-core CPU); it writes the same full-network checkpoint.
+pooled 1920-d features (cached on disk, see attribute_inputs.py) and trains only the classifier
+on them (about an hour on a 2-core CPU); it writes the same full-network checkpoint.
 
 Exact resumption: each epoch draws its shuffling and augmentation from `seed + epoch`, and the
 resume file keeps the weights, optimizer, scheduler, history and best score after every epoch,
 so one run of N epochs and an interrupted run resumed to N epochs end with the same weights.
+What is this trainer's own: the database, the loss and mAP; the epochs, resume files and report
+writing are the training core's (loop.py, resume.py, reports.py).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
-import time
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional
-from torch.utils.data import DataLoader, Subset, TensorDataset
-from torchvision import models
-from tqdm import tqdm
+from torch.utils.data import DataLoader
 
-from classifier.engine.acceleration import fused
-from classifier.engine.attributes import build_attribute_net, load_attribute_model, save_attribute_checkpoint
-from classifier.engine.checkpoints import load_weights_into, read_checkpoint, save_atomically, state_dict_of
-from classifier.engine.errors import DatasetError, SceneWebError
-from classifier.engine.places import IMAGENET_MEAN, IMAGENET_STD
-from classifier.training.feature_cache import DEFAULT_CACHE_DIR, cache_file, image_set_key, streamed_features
-from classifier.training.metrics import average_precisions, chance_average_precision, mean_average_precision
-from classifier.training.plots import plot_curves
-from classifier.training.pretrained import imagenet_net
+from classifier.engine.attributes import load_attribute_model, save_attribute_checkpoint
+from classifier.engine.errors import DatasetError
+from classifier.training.attribute_inputs import Inputs, database_features, feature_inputs, photo_inputs
+from classifier.training.device import pick_device
+from classifier.training.feature_cache import DEFAULT_CACHE_DIR
+from classifier.training.formats import ATTRIBUTES_RESUME
+from classifier.training.loop import Log, PassResult, RunState, Score, fit, run_pass
+from classifier.training.metrics import mean_average_precision
+from classifier.training.pretrained import attribute_net
+from classifier.training.reports import Curves, attribute_report, format_report, write_report
+from classifier.training.resume import read_resume, restore_training, save_resume
 from classifier.training.sun_attributes import (
-    AttributeImages,
     Split,
     SunAttributeDatabase,
-    eval_transform,
     load_or_make_split,
     name_differences,
-    read_split,
-    train_transform,
 )
 
-RESUME_FORMAT = "sceneweb-attributes-resume/1"
-WEIGHTS_HINT = "pass --weights imagenet, --weights none or --weights PATH to a DenseNet-201 checkpoint"
-RANKED = 5
 MODES = ("full", "head")
-
-Log = Callable[[str], None]
+CURVE_PANELS = {"loss": ["train_loss", "val_loss"], "mAP": ["train_map", "val_map"]}
 
 
 @dataclass(frozen=True)
@@ -113,373 +101,23 @@ class TrainingFiles:
     def beside(self, suffix: str) -> Path:
         return self.checkpoint.with_name(self.checkpoint.name.removesuffix(".pth") + suffix)
 
-    @property
-    def split(self) -> Path:
-        return self.beside(".split.json")
-
-    @property
-    def resume(self) -> Path:
-        return self.beside(".resume.pth")
-
-    @property
-    def report(self) -> Path:
-        return self.beside(".report.json")
-
-    @property
-    def curves(self) -> Path:
-        return self.beside(".curves.png")
+    split = property(lambda self: self.beside(".split.json"))
+    resume = property(lambda self: self.beside(".resume.pth"))
+    report = property(lambda self: self.beside(".report.json"))
+    curves = property(lambda self: self.beside(".curves.png"))
 
 
-@contextmanager
-def cpu_threads(count: int | None):
-    """PyTorch's intra-op threads for one run, restored afterwards. On a CPU shared with other
-    work, fewer threads than cores avoids OpenMP threads spinning while they wait for a core."""
-    previous = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no GPU is available to PyTorch")
-    return device
-
-
-# Initial weights ------------------------------------------------------------------------------
-
-_LEGACY_DENSENET_KEY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
-)
-
-
-def _modern_densenet_keys(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """torchvision's own DenseNet file names layers `norm.1` where its models say `norm1`, and,
-    saved before PyTorch 0.4, has no BatchNorm batch counters (which only momentum=None reads)."""
-    renamed = {}
-    for key, value in state.items():
-        match = _LEGACY_DENSENET_KEY.match(key)
-        renamed[match.group(1) + match.group(2) if match else key] = value
-    for key, value in expected.items():
-        if key.endswith(".num_batches_tracked"):
-            renamed.setdefault(key, torch.zeros_like(value))
-    return renamed
-
-
-def _imagenet_net(num_attributes: int) -> nn.Module:
-    weights = models.DenseNet201_Weights.IMAGENET1K_V1
-    return imagenet_net(
-        lambda: build_attribute_net(num_attributes, weights), weights, what="DenseNet-201", hint=WEIGHTS_HINT
-    )
-
-
-def _net_from_file(path: Path, num_attributes: int) -> nn.Module:
-    """Any DenseNet-201 file (ImageNet, a former attribute head); a head of another size is replaced."""
-    net = build_attribute_net(num_attributes)
-    expected = net.state_dict()
-    state = _modern_densenet_keys(state_dict_of(read_checkpoint(path, install_hint=WEIGHTS_HINT)), expected)
-    fresh_head = {k: v for k, v in expected.items() if k.startswith("classifier.")}
-    if any(k not in state or state[k].shape != v.shape for k, v in fresh_head.items()):
-        state = {k: v for k, v in state.items() if not k.startswith("classifier.")} | fresh_head
-    load_weights_into(net, state, path=path, install_hint=WEIGHTS_HINT)
-    return net
-
-
-def initial_net(weights: str, num_attributes: int) -> nn.Module:
-    if weights == "none":
-        return build_attribute_net(num_attributes)
-    if weights == "imagenet":
-        return _imagenet_net(num_attributes)
-    return _net_from_file(Path(weights), num_attributes)
-
-
-# One pass over a loader -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PassResult:
-    loss: float
-    targets: np.ndarray
-    scores: np.ndarray
-
-    @property
-    def map(self) -> float:
-        return mean_average_precision(self.targets, self.scores)
-
-
-def run_pass(
-    net: nn.Module,
-    loader: DataLoader,
-    device: torch.device,
-    *,
-    optimizer: torch.optim.Optimizer | None = None,
-    desc: str = "",
-    progress: bool = True,
+def score_attributes(
+    module: nn.Module, loader: DataLoader, device: torch.device, *, optimizer=None, part: str, **kwargs
 ) -> PassResult:
-    """Training when an optimizer is given, scoring otherwise; scores are sigmoid outputs."""
-    training = optimizer is not None
-    loss_fn = nn.MultiLabelSoftMarginLoss()
-    net.train(training)
-    total, count, scores, targets = 0.0, 0, [], []
-    with torch.set_grad_enabled(training):
-        for images, labels in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            logits = net(images)
-            loss = loss_fn(logits, labels)
-            if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            total += loss.item() * len(images)
-            count += len(images)
-            scores.append(torch.sigmoid(logits).detach().cpu())
-            targets.append(labels.cpu())
-    if not count:
-        raise DatasetError(f"{desc or 'A pass'} saw no images: the split part is empty or smaller than one batch.")
-    return PassResult(total / count, torch.cat(targets).numpy(), torch.cat(scores).numpy())
+    """One pass of the multi-label soft-margin loss; outputs are per-attribute sigmoid scores."""
+    module.train(optimizer is not None)
+    loss = nn.MultiLabelSoftMarginLoss()
+    return run_pass(module, loader, device, loss, torch.sigmoid, optimizer=optimizer, part=part, **kwargs)
 
 
-def _loader(
-    dataset: AttributeImages, batch_size: int, workers: int, device: torch.device, generator=None
-) -> DataLoader:
-    """Shuffled, and without a ragged last batch, exactly when a generator is given (training)."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=generator is not None,
-        drop_last=generator is not None,
-        generator=generator,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-    )
-
-
-# Reports --------------------------------------------------------------------------------------
-
-
-def attribute_report(names: Sequence[str], result: PassResult, part: str = "test") -> dict:
-    aps = average_precisions(result.targets, result.scores)
-    rows = [
-        {"attribute": name, "ap": None if math.isnan(ap) else round(float(ap), 4), "positives": int(positives)}
-        for name, ap, positives in zip(names, aps, result.targets.sum(axis=0), strict=True)
-    ]
-    ranked = sorted((r for r in rows if r["ap"] is not None), key=lambda r: r["ap"], reverse=True)
-    return {
-        "split": part,
-        "images": len(result.targets),
-        "map": round(result.map, 4),
-        "chance_map": round(chance_average_precision(result.targets), 4),
-        "loss": round(result.loss, 4),
-        "best": ranked[:RANKED],
-        "worst": ranked[::-1][:RANKED],
-        "per_attribute": rows,
-    }
-
-
-def format_report(report: dict) -> str:
-    lines = [
-        f"{report['split']} mAP {report['map']:.4f} on {report['images']} images "
-        f"(chance {report['chance_map']:.4f}, loss {report['loss']:.4f})",
-        "best:  " + ", ".join(f"{r['attribute']} {r['ap']:.3f}" for r in report["best"]),
-        "worst: " + ", ".join(f"{r['attribute']} {r['ap']:.3f}" for r in report["worst"]),
-    ]
-    return "\n".join(lines)
-
-
-def score_split(
-    net: nn.Module,
-    database: SunAttributeDatabase,
-    indices: Sequence[int],
-    *,
-    image_size: int,
-    batch_size: int,
-    workers: int,
-    device: torch.device,
-    part: str = "test",
-    progress: bool = True,
-) -> dict:
-    images = AttributeImages(database, indices, eval_transform(image_size))
-    result = run_pass(
-        net.to(device), _loader(images, batch_size, workers, device), device, desc=part, progress=progress
-    )
-    return attribute_report(database.names, result, part)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(path)
-
-
-# Training -------------------------------------------------------------------------------------
-
-
-@dataclass
-class RunState:
-    epoch: int = 0
-    history: list | None = None
-    best_epoch: int | None = None
-    best_val_map: float = -math.inf
-
-
-def _resume_into(path: Path, options: TrainingOptions, net, optimizer, scheduler) -> RunState:
-    if not path.is_file():
-        raise SceneWebError(f"Nothing to resume: {path} is missing; start without --resume.", code="resume_missing")
-    state = read_checkpoint(path, install_hint="start again without --resume")
-    if state.get("format") != RESUME_FORMAT:
-        raise SceneWebError(f"{path} is not a {RESUME_FORMAT} file; start without --resume.", code="resume_invalid")
-    # A resume file written before an option existed ran with that option's default.
-    saved, current = asdict(TrainingOptions()) | state["options"], asdict(options)
-    changed = [f"{k} {saved[k]!r} -> {current[k]!r}" for k in RESUME_MUST_MATCH if saved[k] != current[k]]
-    if changed:
-        raise SceneWebError(
-            f"--resume must keep the interrupted run's settings, but these differ: {'; '.join(changed)}.",
-            code="resume_mismatch",
-        )
-    net.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    best_epoch = state.get("best_epoch")
-    return RunState(int(state["epoch"]), list(state["history"]), best_epoch, float(state["best_val_map"]))
-
-
-def _save_resume(path: Path, options: TrainingOptions, run: RunState, net, optimizer, scheduler) -> None:
-    save_atomically(
-        {
-            "format": RESUME_FORMAT,
-            "epoch": run.epoch,
-            "options": asdict(options),
-            "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "history": run.history,
-            "best_epoch": run.best_epoch,
-            "best_val_map": run.best_val_map,
-        },
-        path,
-    )
-
-
-def _checkpoint_metrics(options: TrainingOptions, run: RunState, split: Split) -> dict:
-    return {
-        "val_map": round(run.best_val_map, 4),
-        "best_epoch": run.best_epoch,
-        "mode": options.mode,
-        "image_size": options.image_size,
-        "weights": options.weights,
-        "train_images": len(split.train),
-        "val_images": len(split.val),
-        "test_images": len(split.test),
-        "split_seed": split.seed,
-        "dataset": "SUN Attribute Database",
-    }
-
-
-# What the epoch loop feeds ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Batches for one mode, and the part of the DenseNet they feed: photos to the whole network
-    (full mode), or cached trunk features to its classifier alone (head mode)."""
-
-    part_of: Callable[[nn.Module], nn.Module]
-    loader: Callable[[Sequence[int], torch.Generator | None], DataLoader]
-    """Images of the split part given by indices; shuffled and augmented when a generator is given."""
-
-
-def photo_inputs(database: SunAttributeDatabase, options: TrainingOptions, device: torch.device) -> Inputs:
-    def loader(indices: Sequence[int], generator: torch.Generator | None) -> DataLoader:
-        size = options.image_size
-        transform = train_transform(size, options.augment) if generator else eval_transform(size)
-        images = AttributeImages(database, indices, transform)
-        return _loader(images, options.batch_size, options.workers, device, generator)
-
-    return Inputs(lambda net: net, loader)
-
-
-def pooled_features(trunk: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """What torchvision's DenseNet hands its classifier from `trunk` = `net.features`:
-    `net(x) == net.classifier(pooled_features(net.features, x))`."""
-    return torch.flatten(functional.adaptive_avg_pool2d(functional.relu(trunk(images)), 1), 1)
-
-
-def database_features(
-    net: nn.Module,
-    database: SunAttributeDatabase,
-    options: TrainingOptions,
-    device: torch.device,
-    *,
-    cache_dir: Path,
-    log: Log,
-    progress: bool,
-) -> torch.Tensor:
-    """The frozen trunk's pooled features of every photo, in database order: read from the cache,
-    or computed (resuming an interrupted extraction) and cached. The key covers the photos (path,
-    size, mtime), the trunk's weights and the input size; random weights count by their seed."""
-    weights = f"none (seed {options.seed})" if options.weights == "none" else options.weights
-    key = image_set_key(
-        [database.image_dir / p for p in database.paths],
-        arch="densenet201",
-        weights=weights,
-        size=options.image_size,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
-    all_photos = AttributeImages(database, range(len(database.paths)), eval_transform(options.image_size))
-    trunk = fused(net.features.eval())  # the service's default mode: a quarter faster, the same features to 1e-5
-
-    def batches_from(start: int):
-        rest = Subset(all_photos, range(start, len(all_photos)))
-        for images, _ in _loader(rest, options.batch_size, options.workers, device):
-            yield images.to(device, non_blocking=True)
-
-    started = time.perf_counter()
-    found = streamed_features(
-        cache_dir,
-        key,
-        lambda images: pooled_features(trunk, images),
-        batches_from,
-        len(database.paths),
-        desc="trunk features",
-        progress=progress,
-    )
-    seconds = time.perf_counter() - started
-    where = cache_file(cache_dir, key)
-    if found.cached:
-        log(f"trunk features of {len(found.vectors)} photos read from {where}")
-    else:
-        log(f"trunk features of {len(found.vectors)} photos computed into {where} in {seconds:.0f} s")
-    return found.vectors
-
-
-def feature_inputs(vectors: torch.Tensor, database: SunAttributeDatabase, batch_size: int) -> Inputs:
-    targets = torch.from_numpy(database.targets)
-
-    def loader(indices: Sequence[int], generator: torch.Generator | None) -> DataLoader:
-        rows = torch.as_tensor(list(indices), dtype=torch.long)
-        features = TensorDataset(vectors[rows], targets[rows])
-        return DataLoader(
-            features,
-            batch_size=batch_size,
-            shuffle=generator is not None,
-            drop_last=generator is not None,
-            generator=generator,
-        )
-
-    return Inputs(lambda net: net.classifier, loader)
-
-
-# Training -------------------------------------------------------------------------------------
+def _map(result: PassResult) -> float:
+    return mean_average_precision(result.targets, result.outputs)
 
 
 def train_attributes(
@@ -511,7 +149,7 @@ def train_attributes(
         raise DatasetError(f"The batch size {options.batch_size} exceeds the {len(split.train)} training images.")
 
     torch.manual_seed(options.seed)
-    net = initial_net(options.weights, len(database.names)).to(device)
+    net = attribute_net(options.weights, len(database.names)).to(device)
     if options.mode == "head":
         net.requires_grad_(False)
         vectors = database_features(
@@ -523,52 +161,93 @@ def train_attributes(
             log("head mode: the trunk is frozen and augmentation is off (the cached features are of the plain photos)")
     else:
         inputs = photo_inputs(database, options, device)
-    trained = inputs.part_of(net)
-    optimizer = torch.optim.SGD(
-        trained.parameters(), lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=options.gamma)
-    run = _resume_into(files.resume, options, trained, optimizer, scheduler) if resume else RunState(history=[])
+    epochs = Epochs(net, inputs, database, options, files, split, device, progress)
+    run = RunState()
     if resume:
+        state = read_resume(files.resume, ATTRIBUTES_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
+        restore_training(state, epochs.trained, epochs.optimizer, epochs.scheduler)
+        best = (float(state["best_val_map"]),)
+        run = RunState(
+            epoch=int(state["epoch"]), history=list(state["history"]), best=best, best_step=state["best_epoch"]
+        )
         log(f"resuming after epoch {run.epoch} from {files.resume}")
-
-    val_loader = inputs.loader(split.val, None)
     what = "the head" if options.mode == "head" else "all layers"
     log(f"training {what} on {device} for epochs {run.epoch + 1}..{options.epochs}")
-    for epoch in range(run.epoch + 1, options.epochs + 1):
-        started = time.perf_counter()
-        torch.manual_seed(options.seed + epoch)
-        shuffle = torch.Generator().manual_seed(options.seed + epoch)
-        lr = optimizer.param_groups[0]["lr"]
-        train_loader = inputs.loader(split.train, shuffle)
-        trained_pass = run_pass(
-            trained, train_loader, device, optimizer=optimizer, desc=f"epoch {epoch} train", progress=progress
-        )
-        scheduler.step()
-        validated = run_pass(trained, val_loader, device, desc=f"epoch {epoch} val", progress=progress)
-        row = {
-            "epoch": epoch,
-            "lr": lr,
-            "train_loss": trained_pass.loss,
-            "train_map": trained_pass.map,
-            "val_loss": validated.loss,
-            "val_map": validated.map,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        run.history.append(row)
-        run.epoch = epoch
-        score = -math.inf if math.isnan(validated.map) else validated.map
-        improved = run.best_epoch is None or score > run.best_val_map
-        if improved:
-            run.best_epoch, run.best_val_map = epoch, score
-            save_attribute_checkpoint(files.checkpoint, net, database.names, _checkpoint_metrics(options, run, split))
-        _save_resume(files.resume, options, run, trained, optimizer, scheduler)
-        log(
-            f"epoch {epoch}/{options.epochs}: train loss {row['train_loss']:.4f} mAP {row['train_map']:.4f}, "
-            f"val loss {row['val_loss']:.4f} mAP {row['val_map']:.4f}, {row['seconds']:.0f} s"
-            + (f", best so far -> {files.checkpoint}" if improved else "")
-        )
+    fit(epochs, run, options.epochs, log=log)
     return finish(database, options, files, split, run, inputs, device=device, log=log, progress=progress)
+
+
+_DEFAULTS = asdict(TrainingOptions())
+"""A resume file written before an option existed ran with that option's default."""
+
+
+class Epochs:
+    """The epochs of a run (loop.EpochTask): SGD with an exponentially decaying rate on `inputs`."""
+
+    def __init__(self, net, inputs: Inputs, database, options: TrainingOptions, files, split: Split, device, progress):
+        self.net, self.inputs, self.database, self.options = net, inputs, database, options
+        self.files, self.split, self.device, self.progress = files, split, device, progress
+        self.trained = inputs.part_of(net)
+        self.optimizer = torch.optim.SGD(
+            self.trained.parameters(), lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=options.gamma)
+        self.val_loader = inputs.loader(split.val, None)
+
+    def train_epoch(self, step: int, run: RunState) -> tuple[dict, Score]:
+        torch.manual_seed(self.options.seed + step)
+        shuffle = torch.Generator().manual_seed(self.options.seed + step)
+        lr = self.optimizer.param_groups[0]["lr"]
+        train_loader = self.inputs.loader(self.split.train, shuffle)
+        trained = score_attributes(
+            self.trained,
+            train_loader,
+            self.device,
+            optimizer=self.optimizer,
+            part="train",
+            desc=f"epoch {step} train",
+            progress=self.progress,
+        )
+        self.scheduler.step()
+        validated = score_attributes(
+            self.trained, self.val_loader, self.device, part="val", desc=f"epoch {step} val", progress=self.progress
+        )
+        row = {
+            "epoch": step,
+            "lr": lr,
+            "train_loss": trained.loss,
+            "train_map": _map(trained),
+            "val_loss": validated.loss,
+            "val_map": _map(validated),
+        }
+        return row, (-math.inf if math.isnan(row["val_map"]) else row["val_map"],)
+
+    def after_epoch(self, run: RunState, improved: bool) -> None:
+        options, split = self.options, self.split
+        if improved:
+            metrics = {
+                "val_map": round(run.best[0], 4),
+                "best_epoch": run.best_step,
+                "mode": options.mode,
+                "image_size": options.image_size,
+                "weights": options.weights,
+                **{f"{part}_images": len(getattr(split, part)) for part in ("train", "val", "test")},
+                "split_seed": split.seed,
+                "dataset": "SUN Attribute Database",
+            }
+            save_attribute_checkpoint(self.files.checkpoint, self.net, self.database.names, metrics)
+        run_fields = {"epoch": run.epoch, "history": run.history, "best_epoch": run.best_step}
+        state = {**run_fields, "best_val_map": run.best[0]}
+        save_resume(
+            self.files.resume, ATTRIBUTES_RESUME, asdict(options), self.trained, self.optimizer, self.scheduler, **state
+        )
+
+    def summary(self, row: dict, improved: bool) -> str:
+        return (
+            f"epoch {row['epoch']}/{self.options.epochs}: train loss {row['train_loss']:.4f} "
+            f"mAP {row['train_map']:.4f}, val loss {row['val_loss']:.4f} mAP {row['val_map']:.4f}, "
+            f"{row['seconds']:.0f} s" + (f", best so far -> {self.files.checkpoint}" if improved else "")
+        )
 
 
 def finish(
@@ -586,51 +265,13 @@ def finish(
     """Score the best checkpoint on the test split; store the score in it; write the report and curves."""
     best = load_attribute_model(files.checkpoint)
     scored = inputs.part_of(best.net).to(device)
-    result = run_pass(scored, inputs.loader(split.test, None), device, desc="test", progress=progress)
-    report = attribute_report(database.names, result)
+    result = score_attributes(scored, inputs.loader(split.test, None), device, part="test", progress=progress)
+    report = attribute_report(database.names, result.targets, result.outputs, result.loss, "test")
     metrics = {**best.metrics, "test_map": report["map"]}
     save_attribute_checkpoint(files.checkpoint, best.net, best.names, metrics)
     report = {"checkpoint": str(files.checkpoint), "metrics": metrics, **report, "history": run.history}
-    write_json(files.report, report)
-    plot_curves(
-        run.history,
-        files.curves,
-        {"loss": ["train_loss", "val_loss"], "mAP": ["train_map", "val_map"]},
-        title=f"DenseNet-201 SUN attributes, {options.mode} mode (best epoch {run.best_epoch})",
-    )
+    title = f"DenseNet-201 SUN attributes, {options.mode} mode (best epoch {run.best_step})"
+    write_report(report, files.report, curves=Curves(files.curves, CURVE_PANELS, title))
     log(format_report(report))
     log(f"checkpoint {files.checkpoint}; report {files.report}; curves {files.curves}")
     return report
-
-
-def evaluate_checkpoint(
-    database: SunAttributeDatabase,
-    checkpoint: Path,
-    split_path: Path,
-    *,
-    image_size: int | None = None,
-    batch_size: int = 50,
-    workers: int = 2,
-    device: str = "auto",
-    progress: bool = True,
-) -> dict:
-    """Re-score a checkpoint on the test part of the split it was trained with."""
-    model = load_attribute_model(checkpoint)
-    if len(model.names) != len(database.names):
-        raise DatasetError(
-            f"{checkpoint} predicts {len(model.names)} attributes but the database has {len(database.names)}."
-        )
-    if not Path(split_path).is_file():
-        raise DatasetError(f"The split file {split_path} is missing; pass --split with the file written by training.")
-    split = read_split(split_path, database)
-    report = score_split(
-        model.net,
-        database,
-        split.test,
-        image_size=image_size or int(model.metrics.get("image_size", 224)),
-        batch_size=batch_size,
-        workers=workers,
-        device=pick_device(device),
-        progress=progress,
-    )
-    return {"checkpoint": str(checkpoint), "metrics": model.metrics, **report}

@@ -24,12 +24,13 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from classifier.engine.atomic import write_atomically
 from classifier.engine.errors import DatasetError, ImageRejected
 from classifier.engine.imaging import ImageLimits, decode_image
+from classifier.training.formats import FINETUNE_SPLIT, read_split_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 PARTS = ("train", "val", "test")
-SPLIT_FORMAT = "sceneweb-split/1"
 DEFAULT_RATIOS = (70, 20, 10)
 # A user's own photos may be larger than an upload; the decoding (and downscaling) stays the service's.
 TRAINING_LIMITS = ImageLimits(max_bytes=200 * 2**20, max_pixels=200_000_000)
@@ -136,21 +137,18 @@ def make_split(data: Path, ratios: tuple[int, int, int], seed: int) -> Split:
 
 def write_split(split: Split, data: Path, path: Path) -> None:
     payload = {
-        "format": SPLIT_FORMAT,
+        "format": FINETUNE_SPLIT,
         "data": str(Path(data).resolve()),
         "seed": split.seed,
         "ratios": list(split.ratios),
         "classes": list(split.classes),
         "parts": {part: [[str(s.path.relative_to(data)), s.label] for s in split.parts[part]] for part in PARTS},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=0))
+    write_atomically(path, json.dumps(payload, indent=0))
 
 
 def read_split(path: Path, data: Path) -> Split:
-    payload = json.loads(Path(path).read_text())
-    if payload.get("format") != SPLIT_FORMAT:
-        raise DatasetError(f"{path} is not a {SPLIT_FORMAT} file; delete it to make a new split.")
+    payload = read_split_file(path, FINETUNE_SPLIT, key="parts", remedy="delete it to make a new split")
     parts = {part: [Sample(Path(data) / rel, int(label)) for rel, label in payload["parts"][part]] for part in PARTS}
     absent = [s.path for samples in parts.values() for s in samples if not s.path.is_file()]
     if absent:

@@ -30,9 +30,11 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
+from classifier.engine.atomic import write_atomically
+from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD
 from classifier.engine.errors import DatasetError
 from classifier.engine.imaging import model_input
-from classifier.engine.places import IMAGENET_MEAN, IMAGENET_STD
+from classifier.training.formats import ATTRIBUTES_SPLIT, read_split_file
 
 IMAGES_MAT = "images.mat"
 ATTRIBUTES_MAT = "attributes.mat"
@@ -45,7 +47,6 @@ PRESENCE_THRESHOLD = 0.5
 """At least 2 of 3 votes (value > 1/3). Votes are 0, 1/3, 2/3 or 1, so any threshold between 1/3
 and 2/3 gives the same answer; 1/2 keeps a 1/3 stored in single precision from counting."""
 
-SPLIT_FORMAT = "sceneweb-split/1"
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 
 
@@ -211,25 +212,17 @@ def make_split(count: int, seed: int) -> Split:
 def write_split(path: Path, split: Split, database: SunAttributeDatabase) -> None:
     """Image paths rather than indices, so the file stays right if images.mat is re-ordered."""
     payload = {
-        "format": SPLIT_FORMAT,
+        "format": ATTRIBUTES_SPLIT,
         "seed": split.seed,
         "images": len(database.paths),
         **{part: [database.paths[i] for i in getattr(split, part)] for part in SPLIT_FRACTIONS},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(path)
+    write_atomically(path, json.dumps(payload, indent=1))
 
 
 def read_split(path: Path, database: SunAttributeDatabase) -> Split:
     remedy = "delete it (a new split is made) or pass --split with another file name"
-    try:
-        payload = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"Split file {path} cannot be read ({exc}); {remedy}.") from exc
-    if not isinstance(payload, dict) or payload.get("format") != SPLIT_FORMAT:
-        raise DatasetError(f"Split file {path} is not a {SPLIT_FORMAT} file; {remedy}.")
+    payload = read_split_file(path, ATTRIBUTES_SPLIT, key="train", remedy=remedy)
     index = {p: i for i, p in enumerate(database.paths)}
     parts = {}
     for part in SPLIT_FRACTIONS:

@@ -163,6 +163,7 @@ def test_a_written_split_is_reused_whatever_the_seed(mini, tmp_path):
     assert (created, created_again) == (True, False)
     assert again == first
     saved = json.loads(path.read_text())
+    assert saved["format"] == "sceneweb-attributes-split/1"
     assert saved["seed"] == 1
     assert saved["test"] == [database.paths[i] for i in first.test]
 
@@ -171,6 +172,24 @@ def test_a_split_of_another_database_is_refused(mini, tmp_path):
     path = tmp_path / "split.json"
     path.write_text(json.dumps({"format": "sceneweb-split/1", "train": ["x/elsewhere.jpg"], "val": [], "test": []}))
     with pytest.raises(DatasetError, match="lists 1 train images that this database does not have"):
+        read_split(path, read(mini.folder))
+
+
+@pytest.mark.parametrize("tag", ["sceneweb-split/1", None])
+def test_a_split_written_before_the_tags_were_distinct_still_reads(mini, tmp_path, tag):
+    database = read(mini.folder)
+    payload = {"seed": 5, "images": 20, "train": list(database.paths[:16]), "val": [database.paths[16]], "test": []}
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps(payload if tag is None else {"format": tag, **payload}))
+    split = read_split(path, database)
+    assert (split.seed, split.train, split.val, split.test) == (5, tuple(range(16)), (16,), ())
+
+
+@pytest.mark.parametrize("tag", ["sceneweb-finetune-split/1", "sceneweb-split/1"])
+def test_a_finetune_split_is_refused_by_its_tag_or_its_layout(mini, tmp_path, tag):
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"format": tag, "classes": ["a", "b"], "parts": {"train": [], "val": [], "test": []}}))
+    with pytest.raises(DatasetError, match=r"is not a sceneweb-attributes-split/1 file.*; delete it"):
         read_split(path, read(mini.folder))
 
 

@@ -15,8 +15,9 @@ from django.core.management import CommandError, call_command
 
 from classifier.engine.acceleration import fused
 from classifier.engine.attributes import build_attribute_net, load_attribute_model
-from classifier.training import attribute_training
-from classifier.training.attribute_training import TrainingFiles, pooled_features
+from classifier.training import attribute_inputs
+from classifier.training.attribute_inputs import pooled_features
+from classifier.training.attribute_training import TrainingFiles
 from classifier.training.feature_cache import streamed_features
 from tests.training.sun_minidb import write_mini_database
 
@@ -30,7 +31,7 @@ def trunk_runs(monkeypatch):
     """The size of each batch of photos that went through the DenseNet trunk."""
     runs = []
     monkeypatch.setattr(
-        attribute_training,
+        attribute_inputs,
         "pooled_features",
         lambda net, images: runs.append(len(images)) or pooled_features(net, images),
     )

@@ -10,7 +10,7 @@ from torchvision.models import _api as torchvision_weights
 
 from classifier.engine.attributes import build_attribute_net
 from classifier.engine.errors import DownloadFailed, ModelFileError
-from classifier.training.attribute_training import initial_net
+from classifier.training.pretrained import attribute_net
 
 
 def legacy_names(state: dict) -> dict:
@@ -40,7 +40,7 @@ def imagenet_like(tmp_path_factory):
 
 def test_a_densenet_file_starts_the_trunk_and_a_fresh_head_replaces_its_classifier(imagenet_like):
     source, path = imagenet_like
-    net = initial_net(str(path), 6)
+    net = attribute_net(str(path), 6)
     state, expected = net.state_dict(), source.state_dict()
     assert torch.equal(
         state["features.denseblock4.denselayer32.conv2.weight"],
@@ -56,14 +56,14 @@ def test_an_attribute_checkpoint_of_the_same_size_keeps_its_head(tmp_path):
     torch.manual_seed(4)
     source = build_attribute_net(6)
     save_attribute_checkpoint(tmp_path / "head.pth", source, [f"a{i}" for i in range(6)])
-    net = initial_net(str(tmp_path / "head.pth"), 6)
+    net = attribute_net(str(tmp_path / "head.pth"), 6)
     assert torch.equal(net.classifier.weight, source.classifier.weight)
 
 
 def test_a_file_of_another_network_is_refused(tmp_path):
     torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(ModelFileError, match="does not fit the DenseNet architecture.*--weights imagenet"):
-        initial_net(str(tmp_path / "other.pth"), 6)
+        attribute_net(str(tmp_path / "other.pth"), 6)
 
 
 def test_imagenet_weights_offline_say_where_to_put_the_file(monkeypatch):
@@ -72,7 +72,7 @@ def test_imagenet_weights_offline_say_where_to_put_the_file(monkeypatch):
 
     monkeypatch.setattr(torchvision_weights, "load_state_dict_from_url", offline)
     with pytest.raises(DownloadFailed) as caught:
-        initial_net("imagenet", 102)
+        attribute_net("imagenet", 102)
     message = caught.value.message
     assert "could not be downloaded (<urlopen error no route to host>)" in message
     url = "https://download.pytorch.org/models/densenet201-c1103571.pth"

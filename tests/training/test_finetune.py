@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from classifier.engine.custom import load_custom_model
+from classifier.engine.errors import DatasetError
 from classifier.training import feature_cache
-from classifier.training.finetune import FinetuneOptions, OutputFiles, evaluate_folder, finetune
-from classifier.training.folders import make_split, read_split
+from classifier.training.evaluation import evaluate_folder
+from classifier.training.finetune import FinetuneOptions, OutputFiles, finetune
+from classifier.training.folders import make_split, read_split, write_split
 from tests.training.finetune_data import colour_folder, dataset_slice
 
 QUICK = {"image_size": 32, "batch_size": 16, "threads": 1, "workers": 1}
@@ -103,6 +105,24 @@ def test_a_second_run_reuses_the_saved_split(tmp_path, colours):
     _, lines = train(colours, tmp_path / "out", mode="scratch", epochs=1, augment=False, seed=9)
     assert any(line.startswith("split reused from") for line in lines)
     assert read_split(tmp_path / "out" / "split.json", colours).parts == saved.parts
+
+
+@pytest.mark.parametrize("tag", ["sceneweb-split/1", None])
+def test_a_split_written_before_the_tags_were_distinct_still_reads(tmp_path, colours, tag):
+    path = tmp_path / "split.json"
+    write_split(make_split(colours, (50, 34, 16), seed=3), colours, path)
+    payload = json.loads(path.read_text())
+    assert payload.pop("format") == "sceneweb-finetune-split/1"
+    path.write_text(json.dumps(payload if tag is None else {"format": tag, **payload}))
+    assert read_split(path, colours).parts == make_split(colours, (50, 34, 16), seed=3).parts
+
+
+@pytest.mark.parametrize("tag", ["sceneweb-attributes-split/1", "sceneweb-split/1"])
+def test_an_attribute_split_is_refused_by_its_tag_or_its_layout(tmp_path, colours, tag):
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"format": tag, "seed": 0, "train": ["red/000.jpg"], "val": [], "test": []}))
+    with pytest.raises(DatasetError, match=r"is not a sceneweb-finetune-split/1 file.*; delete it"):
+        read_split(path, colours)
 
 
 def test_train_val_test_folders_are_used_as_given(tmp_path):

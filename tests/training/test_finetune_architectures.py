@@ -8,7 +8,7 @@ import torch
 
 from classifier.engine.architectures import ARCHITECTURES, architecture
 from classifier.engine.custom import load_custom_model, save_custom_checkpoint
-from classifier.training.finetune import FinetuneOptions, make_optimizer, set_trainable, train_mode
+from classifier.training.phases import make_optimizer, set_trainable, train_mode
 
 HEAVY = {"resnet152", "densenet201", "vgg16", "inception_v3"}
 CLASSES = 3
@@ -18,7 +18,7 @@ def one_training_step(name: str, size: int) -> tuple[torch.nn.Module, torch.Tens
     torch.manual_seed(0)
     net = architecture(name).transfer_net(CLASSES)
     unfrozen = set_trainable(net, None)
-    optimizer = make_optimizer(net, unfrozen, FinetuneOptions(arch=name, mode="scratch"))
+    optimizer = make_optimizer(net, unfrozen, lr=1e-3, backbone_lr=1e-3, weight_decay=1e-4)
     train_mode(net, unfrozen)
     images, labels = torch.randn(2, 3, size, size), torch.tensor([0, 2])
     before = net.head[-1].weight.detach().clone()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from classifier.engine.errors import SceneWebError
 from classifier.management.base import SceneWebCommand
-from classifier.training.attribute_training import cpu_threads
-from classifier.training.finetune import evaluate_folder
+from classifier.training.device import cpu_threads
+from classifier.training.evaluation import evaluate_folder
 from classifier.training.reports import format_report
 
 

@@ -8,13 +8,10 @@ from pathlib import Path
 from classifier.engine.errors import SceneWebError
 from classifier.management.base import SceneWebCommand
 from classifier.management.commands.train_attributes import add_database_arguments, database_from, default_checkpoint
-from classifier.training.attribute_training import (
-    TrainingFiles,
-    cpu_threads,
-    evaluate_checkpoint,
-    format_report,
-    write_json,
-)
+from classifier.training.attribute_training import TrainingFiles
+from classifier.training.device import cpu_threads
+from classifier.training.evaluation import evaluate_checkpoint
+from classifier.training.reports import format_report, write_json
 
 
 class Command(SceneWebCommand):

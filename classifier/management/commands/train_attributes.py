@@ -12,13 +12,8 @@ from classifier.engine.attributes import ATTRIBUTE_FILENAME
 from classifier.engine.errors import SceneWebError
 from classifier.engine.labels import read_attribute_names
 from classifier.management.base import SceneWebCommand
-from classifier.training.attribute_training import (
-    MODES,
-    TrainingFiles,
-    TrainingOptions,
-    cpu_threads,
-    train_attributes,
-)
+from classifier.training.attribute_training import MODES, TrainingFiles, TrainingOptions, train_attributes
+from classifier.training.device import cpu_threads
 from classifier.training.feature_cache import DEFAULT_CACHE_DIR
 from classifier.training.sun_attributes import SunAttributeFiles, read_database
 
