@@ -1,5 +1,8 @@
 """What the SUN-attribute epochs feed, in each mode: photos to the whole DenseNet-201 (`full`),
-or the frozen trunk's cached pooled features to its classifier alone (`head`)."""
+or the frozen trunk's cached pooled features to its classifier alone (`head`).
+
+`options` below is the run's `attribute_training.TrainingOptions` (not imported: that module
+imports this one)."""
 
 from __future__ import annotations
 

@@ -283,12 +283,10 @@ def test_a_disk_that_fills_up_while_installing_keeps_the_old_file_and_manifest(t
     assert leftovers(models) == [] and not (models / "manifest.json.part").exists()
 
 
-def test_the_readme_names_every_downloadable_file_without_a_published_hash():
+def test_the_models_doc_names_every_downloadable_file_without_a_published_hash():
     from tests.conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
-    scene_models = readme.index("## Scene models")  # the other scene models' files are named there
-    files = readme[readme.index("## Model files") : readme.find("\n## ", scene_models + 1)]
+    files = (REPO / "docs" / "models.md").read_text()
     assert "CSAIL publishes no hash for its checkpoints" in files
     unhashed = [s.filename for s in assets.ASSETS.values() if s.pinned_by_manifest and not s.sha256]
     assert unhashed and all(f"`{name}`" in files for name in unhashed)

@@ -18,7 +18,7 @@ from classifier.engine.imaging import decode_image, model_input
 from classifier.engine.places import SCENE_MODELS, ConvClassifierSceneNet, load_scene_net, scene_model_spec
 from tests.engine.conftest import official_state_dict, write_official_checkpoint
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+MODELS_DOC = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
 GRID_SIDE = {"alexnet": 6, "wideresnet18": 14}
 
 
@@ -157,18 +157,18 @@ def test_missing_attribute_matrix_gives_a_note_not_an_error(tmp_path, scene_mode
     assert "fetch_models --model wideresnet18" in analyzer.attributes_note
 
 
-def readme_section(title: str) -> str:
-    match = re.search(rf"^## {title}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
-    assert match, f"README has no '## {title}' section"
+def models_doc_section(title: str) -> str:
+    match = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", MODELS_DOC, re.MULTILINE | re.DOTALL)
+    assert match, f"docs/models.md has no '## {title}' section"
     return match.group(1)
 
 
 @pytest.mark.parametrize("name", sorted(SCENE_MODELS))
-def test_every_scene_model_is_a_row_of_the_readme_table(name):
+def test_every_scene_model_is_a_row_of_the_models_doc_table(name):
     spec = SCENE_MODELS[name]
     weights = spec.weights
-    row = re.search(rf"^\| `{name}` \|.*$", readme_section("Scene models"), re.MULTILINE)
-    assert row, f"{name} has no row in the README 'Scene models' table"
+    row = re.search(rf"^\| `{name}` \|.*$", models_doc_section("Scene models"), re.MULTILINE)
+    assert row, f"{name} has no row in the 'Scene models' table of docs/models.md"
     cells = [c.strip() for c in row.group(0).strip("|").split("|")]
     assert cells[1] == str(weights.num_classes)
     assert cells[2] == spec.heatmap
