@@ -3,29 +3,24 @@
 The code is the contract (the API's ``"code"`` field; e.g. ``weights_missing``, ``url_refused``,
 ``file_too_large``); what it means to a presenter is the presenter's business: the web layer
 maps codes to HTTP statuses in one table (``classifier/http_errors.py``), the commands print
-the message (``classifier/management/base.py``). ``status`` is read by no presenter any more;
-it goes once no engine module passes it.
+the message (``classifier/management/base.py``).
 """
 
 
 class SceneWebError(Exception):
     code = "error"
-    status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, code: str | None = None):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
-        if status is not None:
-            self.status = status
 
 
 class ModelFileError(SceneWebError):
     """A weight or label file is missing, truncated or not what it claims to be."""
 
     code = "model_file"
-    status = 503
 
 
 class WeightsMissing(ModelFileError):
@@ -36,32 +31,27 @@ class ImageRejected(SceneWebError):
     """The bytes are not an image we accept (format, size, corruption)."""
 
     code = "image_rejected"
-    status = 400
 
 
 class UrlRefused(SceneWebError):
     """A user-supplied URL points somewhere we will not fetch from."""
 
     code = "url_refused"
-    status = 400
 
 
 class FetchFailed(SceneWebError):
     """A permitted URL could not be fetched (timeout, HTTP error, too large)."""
 
     code = "fetch_failed"
-    status = 422
 
 
 class DownloadFailed(SceneWebError):
     """Installing a model file from its public address failed."""
 
     code = "download_failed"
-    status = 502
 
 
 class DatasetError(SceneWebError):
     """A training or evaluation data set is missing, incomplete or not in the expected layout."""
 
     code = "dataset_invalid"
-    status = 400

@@ -120,7 +120,6 @@ def _refuse_unless_acceptable(data: bytes, limits: ImageLimits) -> None:
         raise ImageRejected(
             f"The file is {len(data) / 2**20:.1f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB.",
             code="file_too_large",
-            status=413,
         )
     if sniff_image_format(data) is None:
         what = describe_non_image(data)
@@ -146,7 +145,6 @@ def _check_header(image: Image.Image, limits: ImageLimits) -> None:
         raise ImageRejected(
             f"The image is {width}x{height} pixels; the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
             code="too_many_pixels",
-            status=413,
         )
     if image.format == "WEBP" and width * height > limits.max_pixels // WEBP_COST:
         raise ImageRejected(
@@ -154,11 +152,10 @@ def _check_header(image: Image.Image, limits: ImageLimits) -> None:
             f"to decode, so its limit is {limits.max_pixels / WEBP_COST / 1e6:.1f} megapixels. "
             "Please send it as JPEG or PNG, or smaller.",
             code="too_many_pixels",
-            status=413,
         )
     if width * height > (Image.MAX_IMAGE_PIXELS or width * height):
         # Pillow only warns below twice its limit; we treat its warning threshold as a refusal.
-        raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb", status=413)
+        raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb")
 
 
 def _orientation(image: Image.Image) -> Image.Transpose | None:
@@ -261,9 +258,7 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIma
     except ImageRejected:
         raise
     except Image.DecompressionBombError:
-        raise ImageRejected(
-            "The image would decompress to too many pixels.", code="decompression_bomb", status=413
-        ) from None
+        raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb") from None
     except UnidentifiedImageError:
         raise ImageRejected(
             f"The file looks like an image but cannot be read; please send {ACCEPTED_TEXT}.", code="corrupt_image"

@@ -58,7 +58,6 @@ class ModelsDirUnwritable(SceneWebError):
     """The models folder cannot take the file (disk full, read-only, no permission)."""
 
     code = "models_dir_unwritable"
-    status = 507
 
 
 @contextmanager

@@ -103,7 +103,6 @@ def test_it_refuses_every_special_purpose_address(address, code):
     with pytest.raises(UrlRefused) as refused:
         check_address(ipaddress.ip_address(address))
     assert refused.value.code == code
-    assert refused.value.status == 400
     assert refused.value.message.startswith("We do not fetch from ")
 
 
@@ -226,7 +225,6 @@ def test_an_unknown_name_fails_cleanly():
     with pytest.raises(FetchFailed) as failed:
         fetch_image("http://no-such-host.invalid/a.jpg", FetchPolicy())
     assert failed.value.code == "dns_failed"
-    assert failed.value.status == 422
 
 
 def test_it_fetches_an_image_from_an_allowed_address():
@@ -475,7 +473,8 @@ def slow_redirects(conn, path, stop):
 def test_the_total_deadline_holds_whatever_part_of_the_answer_drips(answer, path):
     with raw_server(answer) as base:
         error = outcome_within(base + path, DRIPPING, limit=5 * DEADLINE)
-    assert (error.code, error.status) == ("fetch_timeout", 422)
+    assert isinstance(error, FetchFailed)
+    assert error.code == "fetch_timeout"
     assert "1 seconds" in error.message
 
 
@@ -527,4 +526,4 @@ def test_malformed_answers_are_a_clean_422(name, answer):
     with raw_server(reply) as base:
         with pytest.raises(FetchFailed) as failed:
             fetch_image(f"{base}/photo.jpg", LOCAL)
-    assert (failed.value.code, failed.value.status) == (code, 422)
+    assert failed.value.code == code

@@ -25,10 +25,10 @@ CORPUS = rejected_corpus()
 
 @pytest.mark.parametrize("name", list(CORPUS))
 def test_it_rejects_hostile_files_with_their_own_code(name):
-    _, data, code, status = CORPUS[name]
+    _, data, code, _status = CORPUS[name]
     with pytest.raises(ImageRejected) as rejected:
         decode_image(data)
-    assert (rejected.value.code, rejected.value.status) == (code, status)
+    assert rejected.value.code == code
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_refusals_name_the_file_and_the_accepted_formats(name, what):
 def test_it_rejects_a_file_over_the_byte_limit_before_decoding():
     with pytest.raises(ImageRejected) as rejected:
         decode_image(jpeg(photo((512, 512))), ImageLimits(max_bytes=1000))
-    assert (rejected.value.code, rejected.value.status) == ("file_too_large", 413)
+    assert rejected.value.code == "file_too_large"
 
 
 @pytest.mark.parametrize("side", [10_000, 30_000])
@@ -58,7 +58,7 @@ def test_pillows_bomb_guard_is_an_error_when_our_pixel_limit_is_higher(side):
     """100 MP passes Pillow's warning threshold, 900 MP its error threshold: both are refusals."""
     with pytest.raises(ImageRejected) as rejected:
         decode_image(raw_png(side, side), ImageLimits(max_pixels=10**10))
-    assert (rejected.value.code, rejected.value.status) == ("decompression_bomb", 413)
+    assert rejected.value.code == "decompression_bomb"
 
 
 def rgb_at(data: bytes, xy=(0, 0)) -> tuple[int, int, int]:
@@ -156,7 +156,7 @@ def test_random_bytes_only_ever_give_a_clean_rejection(prefix, body):
     try:
         decoded = decode_image(prefix + body)
     except ImageRejected as rejected:
-        assert rejected.status in (400, 413)
+        assert rejected.code != ImageRejected.code and rejected.message  # a named reason, in words
     else:
         assert decoded.image.mode == "RGB"
 
@@ -279,6 +279,6 @@ def test_webp_gets_a_quarter_of_the_pixel_limit_as_it_costs_four_times_the_memor
     assert decode_image(image_bytes(picture, "PNG"), limits).image.size == (300, 300)
     with pytest.raises(ImageRejected) as rejected:
         decode_image(image_bytes(picture, "WEBP"), limits)
-    assert (rejected.value.code, rejected.value.status) == ("too_many_pixels", 413)
+    assert rejected.value.code == "too_many_pixels"
     assert "JPEG or PNG" in rejected.value.message
     assert decode_image(image_bytes(photo((200, 200)), "WEBP"), limits).image.size == (200, 200)

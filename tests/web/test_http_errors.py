@@ -53,14 +53,6 @@ def test_each_error_gets_the_status_of_its_code_or_else_of_its_class(error, stat
     assert http_status(error) == status
 
 
-def test_an_error_that_names_a_status_of_its_own_is_still_answered_from_the_table():
-    class Quirky(FetchFailed):
-        code = "quirky"
-        status = 599
-
-    assert http_status(Quirky("x")) == 422
-
-
 def test_a_refusal_answers_its_words_and_code_and_a_rate_limit_says_when_to_retry(rf):
     response = error_response(rf.post("/api/analyze"), RateLimited(retry_after=7))
     assert response.status_code == 429
