@@ -10,7 +10,7 @@
   a master that ran a multi-threaded operation can hang on its first one (reproduced here with
   a 512 x 512 matmul). Each worker sets its own thread count after the fork.
 
-Every value comes from the environment (README "Settings"); defaults derive from the cores
+Every value comes from the environment (docs/settings.md); defaults derive from the cores
 this process may use.
 """
 

@@ -1,6 +1,6 @@
 """sceneweb settings: everything comes from the environment, with typed, safe defaults.
 
-The README's "Settings" table lists every variable read here (a test keeps it honest).
+The table in docs/settings.md lists every variable read here (a test keeps it honest).
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = 
 # sceneweb/gunicorn.py turns it on where each worker's share is a single PyTorch thread.
 SCENEWEB_PARALLEL_MODELS = env_bool("SCENEWEB_PARALLEL_MODELS", False)
 
-# -- security (README "Security") -------------------------------------------------------------
+# -- security (docs/security.md) --------------------------------------------------------------
 # Production runs behind a TLS-terminating proxy; these switches are off by default so that
-# `runserver` over plain http works, and the README lists the values `check --deploy` wants.
+# `runserver` over plain http works, and docs/security.md lists the values `check --deploy` wants.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)

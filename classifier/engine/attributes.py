@@ -23,7 +23,7 @@ CHECKPOINT_FORMAT = "sceneweb-attributes/1"
 ARCHITECTURE = "densenet201"
 TRAIN_HINT = (
     "train it with `python manage.py train_attributes --data DIR` on the SUN Attribute Database "
-    f"(see README, 'SUN attributes'), which writes models/{ATTRIBUTE_FILENAME}"
+    f"(see docs/training.md, 'SUN attributes'), which writes models/{ATTRIBUTE_FILENAME}"
 )
 
 

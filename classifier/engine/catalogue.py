@@ -6,7 +6,7 @@ A scene network's weight file is a `SceneWeights`, which also carries everything
 weights (the scene model it serves, classes, label file, input size, mean/std, published
 accuracy). The installer (`classifier.engine.installer`), the preprocessing (through
 `places.SCENE_MODELS`, which pairs each record with the code of its architecture),
-`fetch_models --list` and the README's "Scene models" table all read these records. Records
+`fetch_models --list` and the "Scene models" table of docs/models.md all read these records. Records
 name each other only inside this module (a label file, a file converted from another).
 
 Plain data: nothing here imports torch or another engine module, so every layer may read it.
@@ -88,7 +88,7 @@ class SceneWeights(AssetSpec):
     arch: str
     """The network they fit, built by `places` (which also decides the heatmap kind)."""
     summary: str
-    """The model in one sentence: the analysis JSON (`models.scene.description`) and the README show it."""
+    """The model in one sentence: the analysis JSON (`models.scene.description`) and docs/models.md show it."""
     num_classes: int = PLACES_CLASSES
     labels: str = "categories_places365"
     """The category file naming the outputs."""

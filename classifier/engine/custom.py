@@ -19,7 +19,9 @@ from classifier.engine.errors import ModelFileError
 from classifier.engine.scores import Heatmap, SceneScore, rounded_grid
 
 CHECKPOINT_FORMAT = "sceneweb-custom/1"
-FINETUNE_HINT = "make one with `python manage.py finetune --data DIR --out DIR` (README, 'Your own scene classifier')"
+FINETUNE_HINT = (
+    "make one with `python manage.py finetune --data DIR --out DIR` (docs/training.md, 'Your own scene classifier')"
+)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ CHANNELS_FIRST = "channels_first"
 CHANNELS_LAST = "channels_last"
 DATA_FORMATS = (CHANNELS_FIRST, CHANNELS_LAST)
 CHECKPOINT_FORMAT = "sceneweb-scene/1"
-CONVERT_HINT = "pass --data-format channels_first or channels_last (see README, 'Scene models')"
+CONVERT_HINT = "pass --data-format channels_first or channels_last (see docs/models.md, 'Scene models')"
 
 
 @dataclass(frozen=True)

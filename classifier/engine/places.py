@@ -23,13 +23,8 @@ from torch import nn
 from torchvision import models
 
 from classifier.engine import cam, gradcam
-
-# `X as X`: classifier.training still imports these three from here.
-from classifier.engine.catalogue import IMAGENET_MEAN as IMAGENET_MEAN
-from classifier.engine.catalogue import IMAGENET_STD as IMAGENET_STD
 from classifier.engine.catalogue import SceneWeights, scene_weights
 from classifier.engine.checkpoints import load_checkpoint_into, read_checkpoint
-from classifier.engine.checkpoints import migrate_state_dict as migrate_state_dict
 from classifier.engine.wideresnet import build_wideresnet18
 
 # -- the networks, split where the heatmap reads them ---------------------------------------

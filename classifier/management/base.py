@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from classifier.engine.errors import SceneWebError
 
@@ -19,3 +20,8 @@ class SceneWebCommand(BaseCommand):
             return super().execute(*args, **options)
         except self.refused as exc:
             raise CommandError(getattr(exc, "message", str(exc))) from exc
+
+    def log(self, line: str) -> None:
+        """A line of output that does not tear the progress bar it interrupts."""
+        with tqdm.external_write_mode():
+            self.stdout.write(line)

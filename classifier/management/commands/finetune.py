@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from django.conf import settings
-from tqdm import tqdm
 
 from classifier.engine.architectures import ARCHITECTURES
 from classifier.engine.errors import SceneWebError
@@ -106,7 +105,3 @@ class Command(SceneWebCommand):
             f"to serve it: SCENEWEB_CUSTOM_MODELS={Path(report['checkpoint']).resolve()} (a path relative to "
             "SCENEWEB_MODELS_DIR works too), then restart the service"
         )
-
-    def log(self, line: str) -> None:
-        with tqdm.external_write_mode():
-            self.stdout.write(line)

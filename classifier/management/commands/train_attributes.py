@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from tqdm import tqdm
 
 from classifier.engine import assets
 from classifier.engine.attributes import ATTRIBUTE_FILENAME
@@ -128,7 +127,3 @@ class Command(SceneWebCommand):
             self.log(f"attribute names not compared: {path} is absent")
             return None
         return read_attribute_names(path, expected=None), path.name
-
-    def log(self, line: str) -> None:
-        with tqdm.external_write_mode():
-            self.stdout.write(line)
