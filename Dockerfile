@@ -1,4 +1,4 @@
-# sceneweb, CPU-only. README "Serving in production" and docs/deploy-ec2.md say how to run it.
+# sceneweb, CPU-only. docs/serving.md and docs/deploy-ec2.md say how to run it.
 #   docker build -t sceneweb .                            models come from a mounted volume
 #   docker build -t sceneweb --build-arg FETCH_MODELS=1 .  models downloaded into the image
 # .ci/dockerfile_steps.py runs these RUN and CMD lines in a clean venv in CI (no Docker engine there).

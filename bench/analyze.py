@@ -38,38 +38,17 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from classifier.engine import acceleration, assets, cam  # noqa: E402
+from classifier.engine import acceleration, cam  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
-from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
 from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from classifier.engine.imaging import decode_image  # noqa: E402
-from classifier.engine.labels import read_attribute_names  # noqa: E402
+from classifier.testing.checkpoints import write_models_dir  # noqa: E402
+from classifier.testing.paths import SHARED  # noqa: E402
 
-SHARED = REPO.parent / "shared"
 GFLOP = {"resnet18": 3.6, "densenet201": 8.6}
-LABEL_FILES = ("categories_places365.txt", "IO_places365.txt", "labels_sunattribute.txt")
 
 
 # -- setting up -----------------------------------------------------------------------------
-
-
-def random_models_dir(folder: Path) -> Path:
-    """An installed models folder with random weights, written as the tests write them."""
-    from tests.conftest import write_places_checkpoint
-
-    release = folder / "release"
-    release.mkdir()
-    write_places_checkpoint(release / "resnet18_places365.pth.tar")
-    for name in LABEL_FILES:
-        (release / name).write_bytes((SHARED / "places365" / name).read_bytes())
-    models = folder / "models"
-    models.mkdir()
-    for name in assets.DEFAULT_ASSETS:
-        assets.install_from_dir(name, models, release)
-    names = read_attribute_names(release / "labels_sunattribute.txt")
-    torch.manual_seed(1)
-    save_attribute_checkpoint(models / ATTRIBUTE_FILENAME, build_attribute_net(len(names)), names)
-    return models
 
 
 def photos() -> dict[str, bytes]:
@@ -225,7 +204,7 @@ def run(rounds: int, batch_size: int, onnx: bool) -> dict:
     bound_ms = sum(GFLOP.values()) / report["gflops"] * 1000
     report["bound_ms"] = round(bound_ms, 1)
     with tempfile.TemporaryDirectory() as folder:
-        models = random_models_dir(Path(folder))
+        models = write_models_dir(Path(folder))
         first = next(iter(images.values()))
         analyzers, startup = {}, {}
         for name, settings in tqdm(mode_settings(onnx).items(), desc="building modes"):

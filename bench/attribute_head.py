@@ -37,6 +37,7 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+from classifier.testing.paths import SHARED  # noqa: E402
 from classifier.training.attribute_inputs import database_features  # noqa: E402
 from classifier.training.attribute_training import (  # noqa: E402
     TrainingFiles,
@@ -47,7 +48,7 @@ from classifier.training.attribute_training import (  # noqa: E402
 from classifier.training.pretrained import attribute_net  # noqa: E402
 from classifier.training.sun_attributes import SunAttributeFiles, read_database  # noqa: E402
 
-SCENE15 = REPO.parent / "shared" / "datasets" / "scene15" / "train"
+SCENE15 = SHARED / "datasets" / "scene15" / "train"
 SUN_PHOTOS, SUN_TRAIN, SUN_VAL, SUN_ATTRIBUTES = 14340, 11472, 1434, 102
 INDOOR = {"bedroom", "kitchen", "livingroom", "office", "store"}
 ATTRIBUTES = {

@@ -17,7 +17,6 @@ Random weights: speed does not depend on their values.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
@@ -32,12 +31,11 @@ import torch  # noqa: E402
 
 from classifier.engine import assets  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
-from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
+from classifier.engine.attributes import ATTRIBUTE_FILENAME  # noqa: E402
 from classifier.engine.imaging import decode_image  # noqa: E402
-from classifier.engine.labels import read_attribute_names  # noqa: E402
+from classifier.testing.checkpoints import write_attribute_checkpoint, write_matrix_files, write_release  # noqa: E402
+from classifier.testing.paths import SHARED  # noqa: E402
 
-SHARED = REPO.parent / "shared"
-LABEL_FILES = ("categories_places365.txt", "IO_places365.txt", "labels_sunattribute.txt")
 ATTRIBUTE_STAGE = {  # the timing of the pass that computes the attribute scores
     "none": "-",
     "matrix": "wideresnet18",
@@ -48,18 +46,8 @@ ATTRIBUTE_STAGE = {  # the timing of the pass that computes the attribute scores
 
 def models_dirs(folder: Path) -> dict[str, tuple[Path, str]]:
     """Installed folders (random weights) and the scene model to serve from each."""
-    from tests.conftest import write_places_checkpoint
-    from tests.engine.conftest import write_matrix_files
-
-    release = folder / "release"
-    release.mkdir()
-    write_places_checkpoint(release / "resnet18_places365.pth.tar")
-    for name in LABEL_FILES:
-        shutil.copyfile(SHARED / "places365" / name, release / name)
-    write_matrix_files(release)
-    names = read_attribute_names(release / "labels_sunattribute.txt")
-    torch.manual_seed(1)
-    save_attribute_checkpoint(release / ATTRIBUTE_FILENAME, build_attribute_net(len(names)), names)
+    release = write_matrix_files(write_release(folder / "release"))
+    write_attribute_checkpoint(release / ATTRIBUTE_FILENAME, release / "labels_sunattribute.txt")
     matrix = (*assets.DEFAULT_ASSETS, *assets.ATTRIBUTE_MATRIX_ASSETS)
     plans = {
         "none": (assets.DEFAULT_ASSETS, "resnet18"),

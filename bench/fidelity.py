@@ -27,10 +27,12 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench.analyze import SHARED, calibration_photos, load_average, random_models_dir  # noqa: E402
+from bench.analyze import calibration_photos, load_average  # noqa: E402
 from classifier.engine.acceleration import InferenceSettings  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
 from classifier.engine.imaging import DecodedImage, ImageLimits, decode_image  # noqa: E402
+from classifier.testing.checkpoints import write_models_dir  # noqa: E402
+from classifier.testing.paths import SHARED  # noqa: E402
 
 
 def real_photos(count: int) -> list[Path]:
@@ -144,7 +146,7 @@ def main() -> None:
         print(markdown(run(args.models_dir, args.photos), f"from {args.models_dir}"))
         return
     with tempfile.TemporaryDirectory() as folder:
-        print(markdown(run(random_models_dir(Path(folder)), args.photos), "random (seeded)"))
+        print(markdown(run(write_models_dir(Path(folder)), args.photos), "random (seeded)"))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import itertools
 import os
 import platform
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -40,30 +39,11 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from classifier.engine import assets  # noqa: E402
-from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint  # noqa: E402
-from classifier.engine.labels import read_attribute_names  # noqa: E402
-from tests.conftest import LABEL_FILES, SHARED, write_places_checkpoint  # noqa: E402
-from tests.gunicorn_server import Gunicorn, drip_server, memory_kb, running_gunicorn  # noqa: E402
+from classifier.testing.checkpoints import write_models_dir  # noqa: E402
+from classifier.testing.paths import SHARED  # noqa: E402
+from classifier.testing.servers import Gunicorn, drip_server, memory_kb, running_gunicorn  # noqa: E402
 
 MB = 1024  # smaps figures are in kB
-
-
-def generated_models(folder: Path, *, attributes: bool) -> Path:
-    """An installed models folder with random weights, as `fetch_models --from` would leave it."""
-    release, models = folder / "release", folder / "models"
-    release.mkdir()
-    models.mkdir()
-    write_places_checkpoint(release / "resnet18_places365.pth.tar")
-    for name in LABEL_FILES:
-        shutil.copyfile(SHARED / "places365" / name, release / name)
-    for name in assets.DEFAULT_ASSETS:
-        assets.install_from_dir(name, models, release)
-    if attributes:
-        torch.manual_seed(1)
-        names = read_attribute_names(models / "labels_sunattribute.txt")
-        save_attribute_checkpoint(models / ATTRIBUTE_FILENAME, build_attribute_net(len(names)), names)
-    return models
 
 
 @dataclass
@@ -234,7 +214,7 @@ def main() -> None:
 
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="sceneweb-load-") as folder:
-        models = generated_models(Path(folder), attributes=not args.no_attributes)
+        models = write_models_dir(Path(folder), attributes=not args.no_attributes)
         weights_mb = sum(f.stat().st_size for f in models.iterdir()) / 2**20
         with drip_server() as drip, running_gunicorn(models, **settings) as server:
             config = re.search(r"sceneweb: (\d+ workers .*)", server.log).group(1)

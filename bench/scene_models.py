@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-LABELS = REPO.parent / "shared" / "places365"
+from classifier.testing.paths import LABELS_DIR, SHARED  # noqa: E402
 
 
 def measure(name: str, photo: Path, repeats: int) -> dict:
@@ -38,12 +38,12 @@ def measure(name: str, photo: Path, repeats: int) -> dict:
     spec = scene_model_spec(name)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     net = build_scene_net(spec)
-    categories = LABELS / (
+    categories = LABELS_DIR / (
         "categories_hybrid1365.txt" if spec.weights.num_classes == 1365 else "categories_places365.txt"
     )
     labels = PlacesLabels(
         read_categories(categories, expected=spec.weights.num_classes),
-        spec.weights.class_io_labels(read_io_labels(LABELS / "IO_places365.txt")),
+        spec.weights.class_io_labels(read_io_labels(LABELS_DIR / "IO_places365.txt")),
     )
     analyzer = SceneAnalyzer(net, labels, spec=spec)
     image = decode_image(photo.read_bytes()) if photo.is_file() else Image.new("RGB", (640, 480), (90, 120, 200))
@@ -72,7 +72,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
-    photos = sorted((REPO.parent / "shared" / "samples").glob("*.jpg"))
+    photos = sorted((SHARED / "samples").glob("*.jpg"))
     parser.add_argument("--photo", type=Path, default=photos[0] if photos else Path("-"))
     parser.add_argument("--models", default=",".join(SCENE_MODELS))
     parser.add_argument("--one", help=argparse.SUPPRESS)

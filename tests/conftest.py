@@ -1,5 +1,5 @@
-"""Shared fixtures: checkpoints in the official formats with random weights, model folders,
-real label files and photos from ../shared/, and small generated images.
+"""Shared fixtures: checkpoints in the official formats with random weights (written by
+classifier/testing/checkpoints.py), model folders, real label files and photos from ../shared/.
 
 Nothing here touches the network: every weight file is generated, every download goes to a
 server on 127.0.0.1.
@@ -7,46 +7,15 @@ server on 127.0.0.1.
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
 import pytest
-import torch
-from PIL import Image
 
 from classifier.engine import assets
-from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint
-from classifier.engine.labels import read_attribute_names
-from classifier.engine.places import build_resnet18
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-LABEL_FILES = ("categories_places365.txt", "IO_places365.txt", "labels_sunattribute.txt")
-
-
-def shared_path(*parts: str) -> Path:
-    """A path in ../shared/, or a clean skip saying what is missing."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: these tests read real data from ../shared/ beside the repository")
-    return path
-
-
-def write_places_checkpoint(path: Path, net: torch.nn.Module | None = None, *, seed: int = 0) -> Path:
-    """The CSAIL release format: {'epoch', 'arch', 'state_dict' with 'module.' keys, 'best_prec1'}."""
-    if net is None:
-        torch.manual_seed(seed)
-        net = build_resnet18(365)
-    state = {f"module.{k}": v for k, v in net.state_dict().items()}
-    torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state, "best_prec1": 54.7}, path)
-    return path
-
-
-def image_bytes(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
+from classifier.engine.attributes import ATTRIBUTE_FILENAME
+from classifier.testing.checkpoints import write_attribute_checkpoint, write_matrix_files, write_release
+from tests.support.paths import shared_path
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -71,27 +40,18 @@ def labels_dir() -> Path:
 @pytest.fixture(scope="session")
 def release_dir(tmp_path_factory, labels_dir) -> Path:
     """A folder as a user would bring it for `fetch_models --from`: weights plus the label files."""
-    folder = tmp_path_factory.mktemp("release")
-    write_places_checkpoint(folder / "resnet18_places365.pth.tar")
-    for name in LABEL_FILES:
-        shutil.copyfile(labels_dir / name, folder / name)
-    return folder
+    return write_release(tmp_path_factory.mktemp("release"), labels_dir)
 
 
 @pytest.fixture(scope="session")
 def attribute_checkpoint_file(tmp_path_factory, labels_dir) -> Path:
-    torch.manual_seed(1)
     path = tmp_path_factory.mktemp("attributes") / ATTRIBUTE_FILENAME
-    names = read_attribute_names(labels_dir / "labels_sunattribute.txt")
-    save_attribute_checkpoint(path, build_attribute_net(len(names)), names, {"test_map": 0.5})
-    return path
+    return write_attribute_checkpoint(path, labels_dir / "labels_sunattribute.txt", metrics={"test_map": 0.5})
 
 
 @pytest.fixture(scope="session")
 def matrix_release_dir(tmp_path_factory, release_dir) -> Path:
     """`release_dir` plus what `fetch_models` adds for the attributes: WideResNet-18 and CSAIL's matrix."""
-    from tests.engine.conftest import write_matrix_files
-
     folder = tmp_path_factory.mktemp("matrix_release")
     for item in release_dir.iterdir():
         shutil.copyfile(item, folder / item.name)

@@ -1,4 +1,5 @@
-"""The package's shape: no import cycles, the engine knows no Django, modules stay small.
+"""The package's shape: no import cycles, the engine knows no Django, production code never imports
+classifier.testing, modules stay small.
 
 grimp reads every import (also those inside functions), so a cycle hidden in a lazy import
 counts too.
@@ -6,12 +7,11 @@ counts too.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from classifier.testing.paths import REPO
+
 MAX_MODULE_LINES = 400
 
 
@@ -43,10 +43,18 @@ def test_the_engine_knows_no_django_and_no_web_layer(graph):
     assert leaks == []
 
 
+def test_no_production_module_imports_the_testing_helpers(graph):
+    """classifier.testing writes random weights and starts servers for tests and bench/; serving
+    code that reached it would be a test double in production."""
+    testing = graph.find_descendants("classifier.testing") | {"classifier.testing"}
+    importers = set().union(*(graph.find_modules_that_directly_import(module) for module in testing))
+    assert sorted(importers - testing) == []
+
+
 def test_no_module_is_over_the_size_limit():
     sizes = {
-        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        str(path.relative_to(REPO)): len(path.read_text().splitlines())
         for folder in ("classifier", "sceneweb")
-        for path in (ROOT / folder).rglob("*.py")
+        for path in (REPO / folder).rglob("*.py")
     }
     assert {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES} == {}

@@ -6,7 +6,7 @@ import importlib.util
 import re
 import sys
 
-from tests.conftest import REPO
+from classifier.testing.paths import REPO
 
 
 def dockerfile_steps():

@@ -6,11 +6,11 @@ The README is the front door; the reference lives in docs/ (settings in docs/set
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from classifier.testing.paths import REPO
+
 README = (REPO / "README.md").read_text()
 SETTINGS_DOC = (REPO / "docs" / "settings.md").read_text()
 ALL_DOCS = README + "".join(page.read_text() for page in sorted((REPO / "docs").glob("*.md")))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import import_module
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -11,8 +10,9 @@ from django.core.management.base import CommandError
 
 from classifier.engine.errors import WeightsMissing
 from classifier.management.base import SceneWebCommand
+from classifier.testing.paths import REPO
 
-COMMANDS = Path(__file__).resolve().parents[2] / "classifier" / "management" / "commands"
+COMMANDS = REPO / "classifier" / "management" / "commands"
 
 
 class Refusing(SceneWebCommand):

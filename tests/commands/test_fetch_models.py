@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from classifier.engine import assets
-from tests.httpserver import local_server, serve_bytes
+from tests.support.httpserver import local_server, serve_bytes
 
 
 def run(*args) -> str:

@@ -18,8 +18,8 @@ import pytest
 from django.core.management import call_command
 
 from classifier.engine import assets
-from tests.conftest import REPO
-from tests.httpserver import local_server, serve_bytes
+from classifier.testing.paths import REPO
+from tests.support.httpserver import local_server, serve_bytes
 
 README = (REPO / "README.md").read_text()
 

@@ -11,8 +11,8 @@ import torch
 
 from classifier.engine import assets, installer
 from classifier.engine.errors import DownloadFailed, WeightsMissing
-from tests.conftest import write_places_checkpoint
-from tests.httpserver import local_server, serve_bytes
+from classifier.testing.checkpoints import write_places_checkpoint
+from tests.support.httpserver import local_server, serve_bytes
 
 FAST = assets.DownloadPolicy(connect_timeout=2, read_timeout=0.5, retries=2, backoff_seconds=0.01, progress=False)
 
@@ -284,7 +284,7 @@ def test_a_disk_that_fills_up_while_installing_keeps_the_old_file_and_manifest(t
 
 
 def test_the_models_doc_names_every_downloadable_file_without_a_published_hash():
-    from tests.conftest import REPO
+    from classifier.testing.paths import REPO
 
     files = (REPO / "docs" / "models.md").read_text()
     assert "CSAIL publishes no hash for its checkpoints" in files

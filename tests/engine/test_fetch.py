@@ -26,9 +26,8 @@ from classifier.engine.fetch import (
     literal_address,
     pinned_connection,
 )
-from tests.conftest import image_bytes
-from tests.hostile import hostile_http_answers
-from tests.httpserver import local_server, serve_bytes
+from tests.support.httpserver import hostile_http_answers, local_server, serve_bytes
+from tests.support.images import image_bytes
 
 LOCAL = FetchPolicy(allow_loopback=True, max_bytes=1024 * 1024, connect_timeout=2, total_timeout=5)
 JPEG = image_bytes(Image.new("RGB", (32, 24), (10, 120, 200)))

@@ -17,8 +17,7 @@ from PIL import Image
 from classifier.engine import imaging
 from classifier.engine.errors import ImageRejected
 from classifier.engine.imaging import ACCEPTED_TEXT, IMAGE_SIGNATURES, ImageLimits, decode_image, sniff_image_format
-from tests.conftest import image_bytes
-from tests.hostile import jpeg, photo, png_chunk, raw_png, rejected_corpus
+from tests.support.images import image_bytes, jpeg, photo, png_chunk, raw_png, rejected_corpus
 
 CORPUS = rejected_corpus()
 

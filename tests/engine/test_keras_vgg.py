@@ -12,7 +12,7 @@ from classifier.engine.keras_vgg import (
     read_keras_weights,
 )
 from classifier.engine.places import load_scene_net, scene_model_spec
-from tests.engine.conftest import write_keras_h5
+from classifier.testing.checkpoints import write_keras_h5
 
 
 class TinyVgg(nn.Module):

@@ -6,7 +6,7 @@ from torchvision import models
 
 from classifier.engine.errors import ModelFileError, WeightsMissing
 from classifier.engine.places import SCENE_MODELS, build_scene_net, load_scene_net, scene_model_spec
-from tests.conftest import write_places_checkpoint
+from classifier.testing.checkpoints import write_places_checkpoint
 
 HINT = "run `python manage.py fetch_models`"
 SPEC = scene_model_spec("resnet18")

@@ -1,7 +1,6 @@
 import json
 import re
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +15,10 @@ from classifier.engine.checkpoints import migrate_state_dict
 from classifier.engine.gradcam import grad_cam_pass
 from classifier.engine.imaging import decode_image, model_input
 from classifier.engine.places import SCENE_MODELS, ConvClassifierSceneNet, load_scene_net, scene_model_spec
-from tests.engine.conftest import official_state_dict, write_official_checkpoint
+from classifier.testing.checkpoints import official_state_dict, write_official_checkpoint
+from classifier.testing.paths import REPO
 
-MODELS_DOC = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
+MODELS_DOC = (REPO / "docs" / "models.md").read_text()
 GRID_SIDE = {"alexnet": 6, "wideresnet18": 14}
 
 

@@ -19,7 +19,7 @@ from classifier.training.sun_attributes import (
     read_database,
     read_split,
 )
-from tests.training.sun_minidb import cell_array, write_mini_database
+from tests.support.sun_minidb import cell_array, write_mini_database
 
 
 @pytest.fixture(scope="module")

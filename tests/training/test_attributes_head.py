@@ -19,7 +19,7 @@ from classifier.training import attribute_inputs
 from classifier.training.attribute_inputs import pooled_features
 from classifier.training.attribute_training import TrainingFiles
 from classifier.training.feature_cache import streamed_features
-from tests.training.sun_minidb import write_mini_database
+from tests.support.sun_minidb import write_mini_database
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, load_attribute_model
 from classifier.engine.checkpoints import read_checkpoint
 from classifier.training.attribute_training import TrainingFiles
-from tests.training.sun_minidb import write_mini_database
+from tests.support.sun_minidb import write_mini_database
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from classifier.training import feature_cache
 from classifier.training.evaluation import evaluate_folder
 from classifier.training.finetune import FinetuneOptions, OutputFiles, finetune
 from classifier.training.folders import make_split, read_split, write_split
-from tests.training.finetune_data import colour_folder, dataset_slice
+from tests.support.image_folders import colour_folder, dataset_slice
 
 QUICK = {"image_size": 32, "batch_size": 16, "threads": 1, "workers": 1}
 

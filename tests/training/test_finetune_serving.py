@@ -11,7 +11,7 @@ from classifier.engine import SceneAnalyzer
 from classifier.engine.errors import ModelFileError
 from classifier.engine.imaging import decode_image
 from classifier.training.finetune import FinetuneOptions, finetune
-from tests.training.finetune_data import colour_folder
+from tests.support.image_folders import colour_folder
 
 
 @pytest.fixture(scope="module")

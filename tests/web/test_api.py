@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import base64
-import io
 
 import pytest
 from PIL import Image
 
-from tests.conftest import image_bytes
-from tests.httpserver import local_server, serve_bytes
+from tests.support.api import assert_refused, post_image, post_json
+from tests.support.httpserver import local_server, serve_bytes
+from tests.support.images import image_bytes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def post_image(client, data: bytes, query: str = "", name: str = "photo.jpg"):
-    upload = io.BytesIO(data)
-    upload.name = name
-    return client.post(f"/api/analyze{query}", {"image": upload})
-
-
-def post_json(client, body, query: str = ""):
-    return client.post(f"/api/analyze{query}", body, content_type="application/json")
-
-
-def assert_refused(response, status: int, code: str, error: str | None = None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error", "code"}
-    assert body["code"] == code
-    assert "Traceback" not in body["error"]
-    if error is not None:
-        assert body["error"] == error
 
 
 def test_an_upload_answers_the_whole_analysis(client, service, photo_bytes):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.httpserver import local_server, serve_bytes
+from classifier.testing.paths import REPO
+from tests.support.httpserver import local_server, serve_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.gunicorn_server import REPO, Gunicorn, drip_server, running_gunicorn, worker_holding
+from classifier.testing.paths import REPO
+from classifier.testing.servers import Gunicorn, drip_server, running_gunicorn
+from tests.support.workers import worker_holding
 
 pytestmark = [
     pytest.mark.slow,

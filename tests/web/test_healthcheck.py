@@ -7,8 +7,8 @@ import socket
 import subprocess
 import sys
 
+from classifier.testing.paths import REPO
 from sceneweb.healthcheck import health_request
-from tests.conftest import REPO
 
 
 def test_it_asks_the_bound_port_with_the_first_allowed_host_over_https():

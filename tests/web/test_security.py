@@ -21,12 +21,11 @@ from classifier.checks import check_settings
 from classifier.clients import client_address
 from classifier.ratelimit import RateLimited, take_rate_slot
 from classifier.requestlog import log_field
-from tests.conftest import image_bytes
-from tests.hostile import jpeg, photo, raw_png, rejected_corpus
-from tests.httpserver import local_server, serve_bytes
-from tests.web.test_api import assert_refused, post_image
+from classifier.testing.paths import REPO
+from tests.support.api import assert_refused, post_image
+from tests.support.httpserver import local_server, serve_bytes
+from tests.support.images import image_bytes, jpeg, photo, raw_png, rejected_corpus
 
-REPO = Path(__file__).resolve().parents[2]
 CORPUS = rejected_corpus()
 
 

@@ -23,7 +23,7 @@ from django.core.cache import caches
 from django.test.utils import override_settings
 
 from classifier.ratelimit import RateLimited, take_rate_slot
-from tests.conftest import REPO
+from classifier.testing.paths import REPO
 
 PROCESSES = 3
 ATTEMPTS = 40  # per process

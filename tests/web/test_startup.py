@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from classifier.checks import MISSING_MODEL_FILE, model_files_check
-from tests.conftest import REPO
+from classifier.testing.paths import REPO
 
 
 def start_wsgi(models_dir) -> subprocess.CompletedProcess:

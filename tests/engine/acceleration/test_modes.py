@@ -7,7 +7,7 @@ from classifier.engine.acceleration import InferenceSettings
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.imaging import decode_image
 from classifier.engine.places import build_scene_net, scene_model_spec
-from tests.engine.acceleration.conftest import assert_same_analysis
+from tests.support.analysis import assert_same_analysis
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from classifier.engine.acceleration._onnx import OnnxNetwork
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.imaging import decode_image
 from classifier.engine.places import build_scene_net, scene_model_spec
-from tests.engine.acceleration.conftest import assert_same_analysis
+from tests.support.analysis import assert_same_analysis
 
 
 def test_the_onnx_mode_without_onnxruntime_says_how_to_install_it(monkeypatch):

@@ -10,7 +10,7 @@ import torch
 
 from classifier.engine import acceleration
 from classifier.engine.imaging import decode_image
-from tests.engine.acceleration.conftest import assert_same_analysis
+from tests.support.analysis import assert_same_analysis
 
 
 def test_the_networks_side_by_side_give_the_reference_answers(reference, parallel, sample_photos):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from classifier.panel.actions import analyse_source
-from tests.web.panel.support import upload_of
+from tests.support.panel import upload_of
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ from classifier.panel import actions
 from classifier.panel.actions import UNEXPECTED, act, analyse_source, json_file, overlay_file
 from classifier.panel.inputs import PanelInputs
 from classifier.panel.state import DISPLAY_SIDE, EXPIRED, load_state
-from tests.conftest import image_bytes
-from tests.hostile import raw_png
-from tests.httpserver import local_server, serve_bytes
-from tests.web.panel.support import photo_of, upload_of
+from tests.support.httpserver import local_server, serve_bytes
+from tests.support.images import image_bytes, raw_png
+from tests.support.panel import photo_of, upload_of
 
 
 def test_an_upload_is_analysed_once_without_the_png(analysed):

@@ -13,7 +13,7 @@ from django_plotly_dash.dash_wrapper import get_local_stateless_by_name
 from classifier import urls
 from classifier.panel.app import APP_NAME
 from classifier.panel.callbacks import OUTPUTS, on_heat_controls, on_json_download, trigger_of
-from tests.conftest import REPO
+from classifier.testing.paths import REPO
 
 
 class Context:

@@ -8,7 +8,7 @@ import pytest
 
 from classifier.panel import actions
 from classifier.panel.components import attributes_view, heat_style, present, readable, timing_text
-from tests.web.panel.support import image_of, photo_of, upload_of
+from tests.support.panel import image_of, photo_of, upload_of
 
 
 def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):

@@ -14,7 +14,7 @@ from django.test import Client
 from classifier import urls
 from classifier.engine import cam
 from classifier.panel.callbacks import OUTPUTS
-from tests.web.test_api import assert_refused
+from tests.support.api import assert_refused
 
 pytestmark = pytest.mark.django_db
 

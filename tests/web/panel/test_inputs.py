@@ -15,7 +15,7 @@ from classifier.panel.inputs import (
     photo_bytes,
     scene_index,
 )
-from tests.web.panel.support import upload_of
+from tests.support.panel import upload_of
 
 
 def test_an_upload_is_read_back_to_its_bytes():

@@ -1,9 +1,8 @@
-"""gunicorn with the production config (sceneweb/gunicorn.py) on 127.0.0.1, for tests and bench/load.py,
-and a hostile image host to point it at (`drip_server`).
+"""gunicorn with the production config (sceneweb/gunicorn.py) on 127.0.0.1, for the tests and
+bench/load.py, and a hostile image host to point it at (`drip_server`).
 
 The server binds port 0 and reports the port the kernel chose, so parallel runs never collide.
-Workers are found through /proc (Linux), which also tells their memory and which worker
-holds a given client connection.
+Workers are found through /proc (Linux), which also tells their memory.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from classifier.testing.paths import REPO
+
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 WORKER_COUNT = re.compile(r"sceneweb: (\d+) workers")  # logged by sceneweb/gunicorn.py when ready
 
@@ -176,31 +176,6 @@ def memory_kb(pid: int) -> dict[str, int]:
         name, value = line.split(":", 1)
         fields[name] = int(value.split()[0])
     return fields
-
-
-def worker_holding(server: Gunicorn, client_port: int) -> int | None:
-    """The worker that has accepted the connection from `client_port`, if one has."""
-    inode = accepted_socket_inode(server.port, client_port)
-    if inode is None:
-        return None
-    for pid in server.worker_pids():
-        try:
-            if any(os.readlink(fd) == f"socket:[{inode}]" for fd in Path(f"/proc/{pid}/fd").iterdir()):
-                return pid
-        except OSError:
-            continue
-    return None
-
-
-def accepted_socket_inode(server_port: int, client_port: int) -> int | None:
-    """The server side of a 127.0.0.1 connection in /proc/net/tcp; inode 0 means not accepted yet."""
-    local = f"0100007F:{server_port:04X}"
-    remote = f"0100007F:{client_port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == local and fields[2] == remote and fields[9] != "0":
-            return int(fields[9])
-    return None
 
 
 # -- a hostile image host ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.conftest import shared_path
+from tests.support.paths import shared_path
 
 
 def dataset_slice(name: str, folder: Path, per_class: int, classes: int | None = None) -> Path:

@@ -1,7 +1,8 @@
-"""A corpus of hostile and awkward files, generated on the spot (nothing is stored in the repository).
+"""Images for the tests, generated on the spot (nothing is stored in the repository): encoded
+photos, and a corpus of hostile and awkward files.
 
-`REJECTED` maps a name to (file name, bytes, expected code, expected HTTP status); the engine
-tests feed them to `decode_image`, the web tests post them to the API.
+`rejected_corpus()` maps a name to (file name, bytes, expected code, expected HTTP status); the
+engine tests feed them to `decode_image`, the web tests post them to the API.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from tests.conftest import image_bytes
+
+def image_bytes(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -86,32 +91,6 @@ def rejected_corpus() -> dict[str, tuple[str, bytes, str, int]]:
             400,
         ),
         "13 megapixel webp (a quarter of the pixel limit)": ("big.webp", large_webp(), "too_many_pixels", 413),
-    }
-
-
-def http_answer(*headers: str, body: bytes = b"\xff\xd8\xff\xe0") -> bytes:
-    """A whole HTTP/1.1 answer as raw bytes, so its headers can say what no server library would."""
-    head = "".join(f"{header}\r\n" for header in ("HTTP/1.1 200 OK", "Content-Type: image/jpeg", *headers))
-    return head.encode("latin-1") + b"\r\n" + body
-
-
-def hostile_http_answers() -> dict[str, tuple[bytes, str]]:
-    """What a remote image server may answer instead of an image: raw answer -> expected code (all 422).
-
-    A test server sends these bytes as they are, then closes the connection."""
-    return {
-        "Content-Length abc": (http_answer("Content-Length: abc"), "bad_content_length"),
-        "negative Content-Length": (http_answer("Content-Length: -4"), "bad_content_length"),
-        "Content-Length with a sign": (http_answer("Content-Length: +4"), "bad_content_length"),
-        "two different Content-Lengths": (http_answer("Content-Length: 4, 5"), "bad_content_length"),
-        "Content-Length as a float": (http_answer("Content-Length: 4.0"), "bad_content_length"),
-        "huge Content-Length": (http_answer("Content-Length: 99999999999999999999999"), "remote_file_too_large"),
-        "Content-Length of 5000 digits": (http_answer("Content-Length: " + "9" * 5000), "remote_file_too_large"),
-        "body shorter than its Content-Length": (http_answer("Content-Length: 400"), "bad_response"),
-        "not HTTP at all": (b"SSH-2.0-OpenSSH_9.6\r\n", "bad_response"),
-        "a status line, then the end: no image": (b"HTTP/1.1 200 OK\r\n", "not_an_image"),
-        "broken chunked body": (http_answer("Transfer-Encoding: chunked", body=b"zz\r\n\xff\xd8\r\n"), "bad_response"),
-        "gzip we did not ask for": (http_answer("Content-Encoding: gzip", "Content-Length: 4"), "bad_content_encoding"),
     }
 
 
