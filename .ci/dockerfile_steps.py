@@ -131,11 +131,11 @@ def run_steps(dockerfile: Dockerfile, build_args: dict[str, str], work: Path) ->
         subprocess.run([*dockerfile.shell, command], cwd=app, env=env, check=True)
 
     sys.path.insert(0, str(REPO))
-    from bench.load import generated_models
+    from classifier.testing.checkpoints import write_models_dir
 
     volume = work / "volume"
     volume.mkdir()
-    env["SCENEWEB_MODELS_DIR"] = str(generated_models(volume, attributes=False))
+    env["SCENEWEB_MODELS_DIR"] = str(write_models_dir(volume, attributes=False))
     env["SCENEWEB_BIND"] = f"127.0.0.1:{free_port()}"
     step(f"CMD {shlex.join(dockerfile.cmd)} on {env['SCENEWEB_BIND']}, models {env['SCENEWEB_MODELS_DIR']}")
     server = subprocess.Popen(dockerfile.cmd, cwd=app, env=env, start_new_session=True)
