@@ -25,6 +25,7 @@ from classifier.testing.paths import REPO
 from tests.support.api import assert_refused, post_image
 from tests.support.httpserver import local_server, serve_bytes
 from tests.support.images import image_bytes, jpeg, photo, raw_png, rejected_corpus
+from tests.support.settings_probe import settings_output
 
 CORPUS = rejected_corpus()
 
@@ -273,16 +274,6 @@ def test_check_deploy_is_clean_with_the_deploy_guides_env_file(models_dir):
 def test_the_guides_nginx_takes_the_largest_request_the_service_accepts_and_little_more():
     """The panel sends a photo of SCENEWEB_MAX_UPLOAD_MB base64-encoded; nginx must pass it on."""
     upload_mb = deploy_guide_env_file()["SCENEWEB_MAX_UPLOAD_MB"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWEB_")} | {"SCENEWEB_MAX_UPLOAD_MB": upload_mb}
-    probe = subprocess.run(
-        [sys.executable, "-c", "import sceneweb.settings as s; print(s.SCENEWEB_MAX_REQUEST_BYTES)"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    service_limit = int(probe.stdout)
+    service_limit = int(settings_output("print(s.SCENEWEB_MAX_REQUEST_BYTES)", {"SCENEWEB_MAX_UPLOAD_MB": upload_mb}))
     nginx_limit = int(re.search(r"client_max_body_size (\d+)m;", DEPLOY_GUIDE).group(1)) * 2**20
     assert service_limit <= nginx_limit < service_limit + 2**20

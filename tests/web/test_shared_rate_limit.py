@@ -8,11 +8,9 @@ The processes are forked from the test process, as gunicorn forks its workers fr
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from django.test.utils import override_settings
 
 from classifier.ratelimit import RateLimited, take_rate_slot
 from classifier.testing.paths import REPO
+from tests.support.settings_probe import settings_output
 
 PROCESSES = 3
 ATTEMPTS = 40  # per process
@@ -115,15 +114,5 @@ def test_workers_share_one_allowance_through_redis(tmp_path):
     ],
 )
 def test_the_cache_is_redis_when_a_url_is_given_and_on_disk_otherwise(environment, backend, location):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCENEWEB_", "REDIS_URL"))} | environment
-    show = "import sceneweb.settings as s; d = s.CACHES['default']; print(d['BACKEND'], d['LOCATION'])"
-    probe = subprocess.run(
-        [sys.executable, "-c", show],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert probe.stdout.split() == [backend, location]
+    show = "d = s.CACHES['default']; print(d['BACKEND'], d['LOCATION'])"
+    assert settings_output(show, environment, drop=("SCENEWEB_", "REDIS_URL")).split() == [backend, location]
