@@ -9,7 +9,7 @@ process and turns any model-file error into a refusal to start, before the first
 
 Static files: without DEBUG the page links the hashed copies that `collectstatic` makes, and
 whitenoise's storage raises ValueError for every page when they were never collected. The
-WSGI module says so in the log at start-up, and `StaticFilesNotCollected` answers the page
+WSGI module says so in the log at start-up, and `classifier.middleware.StaticFilesNotCollected` answers the page
 with a 503 naming the missing step instead of a bare 500 (the API needs no static files and
 keeps working).
 """
@@ -23,7 +23,6 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
 
 from classifier.clients import trusted_networks
 from classifier.engine.catalogue import asset_path
@@ -127,20 +126,3 @@ def static_files_hint(manifest: Path) -> str:
 def warn_if_static_files_missing() -> None:
     if (manifest := missing_static_manifest()) is not None:
         log.error("sceneweb: %s", static_files_hint(manifest))
-
-
-class StaticFilesNotCollected:
-    """A page that cannot link its static files answers 503 with the missing step, not a bare 500."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if "staticfiles manifest" not in str(exception) or (manifest := missing_static_manifest()) is None:
-            return None
-        hint = static_files_hint(manifest)
-        log.error("sceneweb: %s", hint)
-        return HttpResponse(hint, status=503, content_type="text/plain; charset=utf-8")

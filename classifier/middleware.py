@@ -1,18 +1,22 @@
-"""Middleware in front of every answer: the request-size limit, framing, and the Content-Security-Policy."""
+"""Middleware in front of every answer: the request-size limit, framing, the Content-Security-Policy,
+and the missing-collectstatic answer."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from classifier.checks import missing_static_manifest, static_files_hint
 from classifier.engine.errors import SceneWebError
 from classifier.http_errors import error_response
 
 PANEL_PATH = "/django_plotly_dash/"
+log = logging.getLogger("sceneweb")
 
 
 class RequestTooLarge(SceneWebError):
@@ -104,3 +108,20 @@ class ContentSecurityPolicy:
         policy = self.panel_policy if request.path.startswith(PANEL_PATH) else self.page_policy
         response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+
+class StaticFilesNotCollected:
+    """A page that cannot link its static files answers 503 with the missing step, not a bare 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if "staticfiles manifest" not in str(exception) or (manifest := missing_static_manifest()) is None:
+            return None
+        hint = static_files_hint(manifest)
+        log.error("sceneweb: %s", hint)
+        return HttpResponse(hint, status=503, content_type="text/plain; charset=utf-8")

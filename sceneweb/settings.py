@@ -42,7 +42,7 @@ MIDDLEWARE = [
     "classifier.middleware.PanelFramesSameOrigin",  # the Dash panel's iframe, and nothing else, may be framed
     "classifier.middleware.ContentSecurityPolicy",
     "django_plotly_dash.middleware.BaseMiddleware",  # puts the panel's scripts into the page
-    "classifier.checks.StaticFilesNotCollected",  # no DEBUG, no collectstatic: a 503 naming the step, not a 500
+    "classifier.middleware.StaticFilesNotCollected",  # no DEBUG, no collectstatic: a 503 naming the step, not a 500
 ]
 
 ROOT_URLCONF = "sceneweb.urls"
