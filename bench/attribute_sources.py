@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from classifier.engine import assets  # noqa: E402
+from classifier.engine import catalogue, installer  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
 from classifier.engine.attributes import ATTRIBUTE_FILENAME  # noqa: E402
 from classifier.engine.imaging import decode_image  # noqa: E402
@@ -48,18 +48,18 @@ def models_dirs(folder: Path) -> dict[str, tuple[Path, str]]:
     """Installed folders (random weights) and the scene model to serve from each."""
     release = write_matrix_files(write_release(folder / "release"))
     write_attribute_checkpoint(release / ATTRIBUTE_FILENAME, release / "labels_sunattribute.txt")
-    matrix = (*assets.DEFAULT_ASSETS, *assets.ATTRIBUTE_MATRIX_ASSETS)
+    matrix = (*catalogue.DEFAULT_ASSETS, *catalogue.ATTRIBUTE_MATRIX_ASSETS)
     plans = {
-        "none": (assets.DEFAULT_ASSETS, "resnet18"),
+        "none": (catalogue.DEFAULT_ASSETS, "resnet18"),
         "matrix": (matrix, "resnet18"),
-        "densenet201": ((*assets.DEFAULT_ASSETS, assets.ATTRIBUTE_HEAD_ASSET), "resnet18"),
+        "densenet201": ((*catalogue.DEFAULT_ASSETS, catalogue.ATTRIBUTE_HEAD_ASSET), "resnet18"),
         "matrix, wideresnet18 scene model": (matrix, "wideresnet18"),
     }
     folders = {}
     for label, (names_to_install, scene_model) in plans.items():
         models = folder / label
         for name in names_to_install:
-            assets.install_from_dir(name, models, release)
+            installer.install_from_dir(name, models, release)
         folders[label] = (models, scene_model)
     return folders
 

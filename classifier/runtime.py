@@ -14,9 +14,9 @@ from django.conf import settings
 
 from classifier.engine import SceneAnalyzer
 from classifier.engine.acceleration import InferenceSettings, apply_thread_setting
-from classifier.engine.assets import SAMPLE_SUFFIXES
 from classifier.engine.fetch import FetchPolicy
 from classifier.engine.imaging import ImageLimits
+from classifier.engine.installer import SAMPLE_SUFFIXES
 
 
 @cache

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.engine import assets
+from classifier.engine import catalogue, installer
 from classifier.engine.attributes import ATTRIBUTE_FILENAME
 from classifier.testing.checkpoints import write_attribute_checkpoint, write_matrix_files, write_release
 from tests.support.paths import shared_path
@@ -62,8 +62,8 @@ def matrix_release_dir(tmp_path_factory, release_dir) -> Path:
 def fresh_models_dir(tmp_path_factory, matrix_release_dir) -> Path:
     """What `fetch_models` leaves on a fresh install: the scene files and the attribute matrix, no trained head."""
     folder = tmp_path_factory.mktemp("fresh_models")
-    for name in (*assets.DEFAULT_ASSETS, *assets.ATTRIBUTE_MATRIX_ASSETS):
-        assets.install_from_dir(name, folder, matrix_release_dir)
+    for name in (*catalogue.DEFAULT_ASSETS, *catalogue.ATTRIBUTE_MATRIX_ASSETS):
+        installer.install_from_dir(name, folder, matrix_release_dir)
     return folder
 
 
@@ -71,8 +71,8 @@ def fresh_models_dir(tmp_path_factory, matrix_release_dir) -> Path:
 def models_dir(tmp_path_factory, release_dir) -> Path:
     """An installed models folder without any attribute model (the state before the matrix was installed)."""
     folder = tmp_path_factory.mktemp("models")
-    for name in assets.DEFAULT_ASSETS:
-        assets.install_from_dir(name, folder, release_dir)
+    for name in catalogue.DEFAULT_ASSETS:
+        installer.install_from_dir(name, folder, release_dir)
     return folder
 
 

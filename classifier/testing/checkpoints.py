@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from classifier.engine import assets
+from classifier.engine import catalogue, installer
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint
 from classifier.engine.keras_vgg import CHANNELS_LAST
 from classifier.engine.labels import read_attribute_names
@@ -110,7 +110,7 @@ def write_keras_h5(
 
 def write_attribute_matrix(folder: Path) -> Path:
     """CSAIL's 102 x 512 float64 .npy (random values)."""
-    path = folder / assets.asset_spec("wideresnet18_sceneattributes").filename
+    path = folder / catalogue.asset_spec("wideresnet18_sceneattributes").filename
     np.save(path, np.random.default_rng(0).normal(size=(102, 512)))
     return path
 
@@ -156,8 +156,8 @@ def write_models_dir(folder: Path, *, attributes: bool = True, labels_dir: Path 
     release = write_release(folder / "release", labels_dir)
     models = folder / "models"
     models.mkdir()
-    for name in assets.DEFAULT_ASSETS:
-        assets.install_from_dir(name, models, release)
+    for name in catalogue.DEFAULT_ASSETS:
+        installer.install_from_dir(name, models, release)
     if attributes:
         write_attribute_checkpoint(models / ATTRIBUTE_FILENAME, models / "labels_sunattribute.txt")
     return models

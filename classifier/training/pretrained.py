@@ -16,7 +16,7 @@ from torch import nn
 from torchvision import models
 from torchvision.models import WeightsEnum
 
-from classifier.engine import assets
+from classifier.engine import catalogue
 from classifier.engine.architectures import ARCHITECTURES, Architecture, TransferNet
 from classifier.engine.attributes import build_attribute_net
 from classifier.engine.checkpoints import load_weights_into, migrate_state_dict, read_checkpoint, state_dict_of
@@ -73,7 +73,7 @@ def attribute_net(weights: str, num_attributes: int) -> nn.Module:
 
 
 def places_weights_path(spec: Architecture, models_dir: Path) -> Path:
-    return assets.asset_path(Path(models_dir), SCENE_MODELS[spec.name].weights_asset)
+    return catalogue.asset_path(Path(models_dir), SCENE_MODELS[spec.name].weights_asset)
 
 
 def _places_source(spec: Architecture, models_dir: Path) -> nn.Module:
@@ -84,7 +84,7 @@ def _places_source(spec: Architecture, models_dir: Path) -> nn.Module:
             code="weights_unavailable",
         )
     return load_scene_net(
-        SCENE_MODELS[spec.name], places_weights_path(spec, models_dir), install_hint=assets.FETCH_HINT
+        SCENE_MODELS[spec.name], places_weights_path(spec, models_dir), install_hint=catalogue.FETCH_HINT
     ).net
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from classifier.engine import assets
+from classifier.engine import catalogue
 from tests.support.httpserver import local_server, serve_bytes
 
 
@@ -26,7 +26,7 @@ def test_it_installs_from_a_folder_then_skips_what_is_valid(tmp_path, use_models
     assert output.count("copied") == 4
     assert output.count("ok ") == 4
     manifest = json.loads((tmp_path / "models" / "manifest.json").read_text())
-    assert set(manifest) == {assets.asset_spec(n).filename for n in assets.DEFAULT_ASSETS}
+    assert set(manifest) == {catalogue.asset_spec(n).filename for n in catalogue.DEFAULT_ASSETS}
     again = run("--from", str(release_dir))
     assert again.count("skipped") == 4
 
@@ -46,9 +46,11 @@ def public_addresses(monkeypatch):
     """Point every asset's public addresses at a local server (tests never reach the internet)."""
 
     def point(base: str) -> None:
-        for name, spec in assets.ASSETS.items():
+        for name, spec in catalogue.ASSETS.items():
             if spec.urls:
-                monkeypatch.setitem(assets.ASSETS, name, dataclasses.replace(spec, urls=(f"{base}/{spec.filename}",)))
+                monkeypatch.setitem(
+                    catalogue.ASSETS, name, dataclasses.replace(spec, urls=(f"{base}/{spec.filename}",))
+                )
 
     return point
 

@@ -17,7 +17,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from classifier.engine import assets
+from classifier.engine import catalogue
 from classifier.testing.paths import REPO
 from tests.support.httpserver import local_server, serve_bytes
 
@@ -40,10 +40,10 @@ def test_the_readme_setup_gives_all_four_outputs_with_attributes_from_the_matrix
     assert [step[0] for step in steps] == ["fetch_models", "migrate", "collectstatic"]
     bucket = {f"/bucket/{item.name}": serve_bytes(item.read_bytes()) for item in matrix_release_dir.iterdir()}
     with local_server({}) as nowhere, local_server(bucket) as base:
-        for name, spec in assets.ASSETS.items():
+        for name, spec in catalogue.ASSETS.items():
             if spec.urls:
                 monkeypatch.setitem(
-                    assets.ASSETS, name, dataclasses.replace(spec, urls=(f"{nowhere}/{spec.filename}",))
+                    catalogue.ASSETS, name, dataclasses.replace(spec, urls=(f"{nowhere}/{spec.filename}",))
                 )
         settings.SCENEWEB_MODELS_MIRROR = f"{base}/bucket"
         use_models(tmp_path / "models")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from classifier.engine import assets
+from classifier.engine import catalogue, installer, manifest
 from classifier.engine.keras_vgg import CHANNELS_LAST
 from classifier.engine.places import SCENE_MODELS
 from classifier.testing.checkpoints import (
@@ -32,7 +32,7 @@ def scene_release_dir(tmp_path_factory, labels_dir) -> Path:
             write_official_checkpoint(folder / spec.weights.filename, spec, seed=seed)
     torch.manual_seed(7)
     vgg = SCENE_MODELS["vgg16_places365"]
-    source = assets.asset_spec(vgg.weights.derived_from)
+    source = catalogue.asset_spec(vgg.weights.derived_from)
     write_keras_h5(folder / source.filename, vgg.build(vgg.weights.num_classes), data_format=CHANNELS_LAST)
     hybrid = SCENE_MODELS["vgg16_hybrid1365"]
     # Hybrid's conversion path is the same as Places365's; its converted checkpoint saves a second 500 MB .h5.
@@ -46,14 +46,14 @@ def scene_models_dir(tmp_path_factory, scene_release_dir) -> Path:
     """A models folder with every registered scene model installed through `fetch_models`' code path."""
     folder = tmp_path_factory.mktemp("scene_models")
     for model in SCENE_MODELS:
-        for name in assets.model_assets(model):
-            spec = assets.asset_spec(name)
-            derived = assets.converted_into(name)
-            if assets.is_installed(folder, spec) or (derived and (scene_release_dir / derived.filename).is_file()):
+        for name in installer.model_assets(model):
+            spec = catalogue.asset_spec(name)
+            derived = catalogue.converted_into(name)
+            if manifest.is_installed(folder, spec) or (derived and (scene_release_dir / derived.filename).is_file()):
                 continue
             if spec.derived_from and not (scene_release_dir / spec.filename).is_file():
-                assets.install_derived(name, folder)
+                installer.install_derived(name, folder)
             else:
-                assets.install_from_dir(name, folder, scene_release_dir)
-    assets.install_from_dir("labels_sunattribute", folder, scene_release_dir)
+                installer.install_from_dir(name, folder, scene_release_dir)
+    installer.install_from_dir("labels_sunattribute", folder, scene_release_dir)
     return folder

@@ -142,12 +142,12 @@ def test_real_photos_run_end_to_end_into_the_json_shape(full_models_dir, sample_
 
 def matrix_scores(models_dir, photo: Image.Image) -> torch.Tensor:
     """The official demo's method by hand, on the eager WideResNet-18: W @ mean-pooled layer4 features."""
-    from classifier.engine import assets
+    from classifier.engine import catalogue
     from classifier.engine.linear_attributes import read_attribute_matrix
     from classifier.engine.places import load_scene_net
 
     spec = scene_model_spec("wideresnet18")
-    net = load_scene_net(spec, assets.asset_path(models_dir, spec.weights.name), install_hint="")
+    net = load_scene_net(spec, catalogue.asset_path(models_dir, spec.weights.name), install_hint="")
     matrix = torch.from_numpy(read_attribute_matrix(models_dir / "W_sceneattribute_wideresnet18.npy")).float()
     with torch.inference_mode():
         pooled = net.features(model_input(photo, 224, spec.weights.mean, spec.weights.std)).mean(dim=(2, 3))[0]

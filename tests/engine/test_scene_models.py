@@ -9,7 +9,7 @@ from django.core.management import call_command
 from PIL import Image
 from torch import nn
 
-from classifier.engine import assets
+from classifier.engine import catalogue
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.checkpoints import migrate_state_dict
 from classifier.engine.gradcam import grad_cam_pass
@@ -172,7 +172,7 @@ def test_every_scene_model_is_a_row_of_the_models_doc_table(name):
     cells = [c.strip() for c in row.group(0).strip("|").split("|")]
     assert cells[1] == str(weights.num_classes)
     assert cells[2] == spec.heatmap
-    assert f"`{(assets.asset_spec(weights.derived_from) if weights.derived_from else weights).filename}`" in cells[3]
+    assert f"`{(catalogue.asset_spec(weights.derived_from) if weights.derived_from else weights).filename}`" in cells[3]
     expected_top1 = f"{weights.published_top1:.2f}" if weights.published_top1 else "-"
     assert cells[4] == expected_top1
     assert cells[5] == weights.licence.split(" (")[0]

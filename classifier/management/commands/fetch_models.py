@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from classifier.engine import assets, places
+from classifier.engine import catalogue, installer, manifest, places
 from classifier.management.base import SceneWebCommand
 
 
@@ -65,43 +65,43 @@ class Command(SceneWebCommand):
             return
         names = self._selection(model or settings.SCENEWEB_SCENE_MODEL)
         if not check:
-            policy = assets.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0)
+            policy = installer.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0)
             self._install(models_dir, [*names, *self._attribute_files(source)], source, force, policy)
             self._install_samples(samples_from, samples)
-        statuses = assets.check(models_dir, [n for n in names if not self._is_conversion_source(n)])
+        statuses = installer.check(models_dir, [n for n in names if not self._is_conversion_source(n)])
         for status in statuses:
             self.stdout.write(f"{status.state:8} {status.filename:32} {status.detail}")
-        attributes = assets.check_attribute_source(models_dir, settings.SCENEWEB_ATTRIBUTES_SOURCE)
+        attributes = installer.check_attribute_source(models_dir, settings.SCENEWEB_ATTRIBUTES_SOURCE)
         self.stdout.write(f"{attributes.state:8} {'attributes: ' + attributes.source:32} {attributes.detail}")
         if any(s.state != "ok" for s in statuses):
-            raise CommandError(f"Some model files in {models_dir} are missing or broken; {assets.FETCH_HINT}.")
+            raise CommandError(f"Some model files in {models_dir} are missing or broken; {catalogue.FETCH_HINT}.")
         if attributes.state == "broken":  # the service would refuse to start with it
             raise CommandError(f"The SUN-attribute files in {models_dir} are broken: {attributes.detail}")
 
     @staticmethod
     def _selection(model: str) -> list[str]:
         """The default files plus every file of the chosen scene model, without repeats."""
-        return list(dict.fromkeys((*assets.DEFAULT_ASSETS, *assets.model_assets(model))))
+        return list(dict.fromkeys((*catalogue.DEFAULT_ASSETS, *installer.model_assets(model))))
 
     @staticmethod
     def _attribute_files(source: Path | None) -> list[str]:
         """Downloads always bring the matrix; a folder brings what it holds (the service runs without them)."""
         if source is None:
-            return list(assets.ATTRIBUTE_MATRIX_ASSETS)
-        names = (*assets.ATTRIBUTE_MATRIX_ASSETS, assets.ATTRIBUTE_HEAD_ASSET)
-        return [name for name in names if (source / assets.asset_spec(name).filename).is_file()]
+            return list(catalogue.ATTRIBUTE_MATRIX_ASSETS)
+        names = (*catalogue.ATTRIBUTE_MATRIX_ASSETS, catalogue.ATTRIBUTE_HEAD_ASSET)
+        return [name for name in names if (source / catalogue.asset_spec(name).filename).is_file()]
 
     @staticmethod
     def _is_conversion_source(name: str) -> bool:
-        return assets.converted_into(name) is not None
+        return catalogue.converted_into(name) is not None
 
     def _list(self, models_dir: Path) -> None:
         self.stdout.write(f"{'model':18} {'classes':>7} {'heatmap':8} {'MB':>6} {'top-1':>6}  installed")
         for name, spec in places.SCENE_MODELS.items():
-            needed = [n for n in assets.model_assets(name) if not self._is_conversion_source(n)]
-            present = sum(assets.is_installed(models_dir, assets.asset_spec(n)) for n in needed)
+            needed = [n for n in installer.model_assets(name) if not self._is_conversion_source(n)]
+            present = sum(manifest.is_installed(models_dir, catalogue.asset_spec(n)) for n in needed)
             state = "yes" if present == len(needed) else ("no" if present == 0 else f"{present}/{len(needed)} files")
-            size = sum(assets.asset_spec(n).approx_size_mb or 0 for n in needed)
+            size = sum(catalogue.asset_spec(n).approx_size_mb or 0 for n in needed)
             top1 = f"{spec.weights.published_top1:.1f}" if spec.weights.published_top1 else "-"
             marker = " (SCENEWEB_SCENE_MODEL)" if name == settings.SCENEWEB_SCENE_MODEL else ""
             self.stdout.write(
@@ -109,39 +109,39 @@ class Command(SceneWebCommand):
             )
 
     def _install(
-        self, models_dir: Path, names: list[str], source: Path | None, force: bool, policy: assets.DownloadPolicy
+        self, models_dir: Path, names: list[str], source: Path | None, force: bool, policy: installer.DownloadPolicy
     ) -> None:
         for name in dict.fromkeys(names):
-            spec = assets.asset_spec(name)
-            if not force and assets.is_installed(models_dir, spec):
+            spec = catalogue.asset_spec(name)
+            if not force and manifest.is_installed(models_dir, spec):
                 self.stdout.write(f"skipped  {spec.filename} (already installed and valid)")
                 continue
             if self._is_conversion_source(name) and self._conversion_installed(models_dir, name, source, force):
                 continue
             if spec.derived_from and not (source is not None and (source / spec.filename).is_file()):
-                assets.install_derived(name, models_dir)
-                self.stdout.write(f"converted {spec.filename} from {assets.asset_spec(spec.derived_from).filename}")
+                installer.install_derived(name, models_dir)
+                self.stdout.write(f"converted {spec.filename} from {catalogue.asset_spec(spec.derived_from).filename}")
             elif source is not None:
-                assets.install_from_dir(name, models_dir, source)
+                installer.install_from_dir(name, models_dir, source)
                 self.stdout.write(f"copied   {spec.filename} from {source}")
             else:
-                assets.download(name, models_dir, policy=policy, mirror=settings.SCENEWEB_MODELS_MIRROR or None)
-                origin = assets.read_manifest(models_dir)[spec.filename]["source"]
+                installer.download(name, models_dir, policy=policy, mirror=settings.SCENEWEB_MODELS_MIRROR or None)
+                origin = manifest.read_manifest(models_dir)[spec.filename]["source"]
                 self.stdout.write(f"fetched  {spec.filename} from {origin}")
 
     def _conversion_installed(self, models_dir: Path, name: str, source: Path | None, force: bool) -> bool:
         """A Keras source is not needed when its conversion is installed or brought along."""
-        derived = assets.converted_into(name)
+        derived = catalogue.converted_into(name)
         if force:
             return False
         brought = source is not None and (source / derived.filename).is_file()
-        return brought or assets.is_installed(models_dir, derived)
+        return brought or manifest.is_installed(models_dir, derived)
 
     def _install_samples(self, samples_from: Path | None, samples: bool) -> None:
         samples_dir = Path(settings.SCENEWEB_SAMPLES_DIR)
         if samples_from is not None:
-            installed = assets.install_samples(samples_dir, samples_from)
+            installed = installer.install_samples(samples_dir, samples_from)
             self.stdout.write(f"samples  {len(installed)} photos copied to {samples_dir}")
         if samples:
-            installed = assets.download_samples(samples_dir)
+            installed = installer.download_samples(samples_dir)
             self.stdout.write(f"samples  {len(installed)} photos downloaded to {samples_dir}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from classifier.engine import assets
+from classifier.engine import catalogue
 from classifier.engine.attributes import ATTRIBUTE_FILENAME
 from classifier.engine.errors import SceneWebError
 from classifier.engine.labels import read_attribute_names
@@ -122,7 +122,7 @@ class Command(SceneWebCommand):
         self.log("restart the service to show the new attributes")
 
     def reference_names(self, path: Path | None):
-        path = path or assets.asset_path(settings.SCENEWEB_MODELS_DIR, "labels_sunattribute")
+        path = path or catalogue.asset_path(settings.SCENEWEB_MODELS_DIR, "labels_sunattribute")
         if not path.is_file():
             self.log(f"attribute names not compared: {path} is absent")
             return None
