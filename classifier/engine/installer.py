@@ -282,12 +282,12 @@ def check_attribute_source(models_dir: Path, requested: str = "auto") -> Attribu
     if broken := [s for s in statuses if s.state == "broken"]:
         return AttributeSourceStatus(source, "broken", files, " ".join(s.detail for s in broken))
     if missing := [s.filename for s in statuses if s.state == "missing"]:
-        fetch = "run `python manage.py fetch_models` (or `--from DIR` with those files)"
-        fix = attributes.TRAIN_HINT if head else fetch
+        fix = attributes.TRAIN_HINT if head else FETCH_HINT
         if requested == "auto":  # neither the head nor the matrix: say both ways out
             source, fix = "none", f"{fix}; or {attributes.TRAIN_HINT}"
         return AttributeSourceStatus(source, "missing", files, f"{', '.join(missing)} not installed; {fix}.")
-    meaning = "scores are probabilities" if head else "scores are raw linear responses, not probabilities"
+    model = attributes.AttributeModel if head else linear_attributes.LinearAttributeModel
+    meaning = f"scores are {model.score_meaning}"
     return AttributeSourceStatus(source, "ok", files, f"{' + '.join(files)}; {meaning}")
 
 
