@@ -35,6 +35,9 @@ STATUS_BY_CODE = {
     "method_not_allowed": 405,
     "json_required": 415,
     "csrf_failed": 403,
+    "api_key_required": 401,
+    "api_key_invalid": 401,
+    "too_many_images": 413,
 }
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import csrf as csrf_views
 from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -32,6 +33,7 @@ from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
 from classifier.http_errors import error_response
+from classifier.openapi import openapi_document
 from classifier.panel.app import APP_NAME
 from classifier.requestlog import log_field
 from classifier.runtime import get_analyzer, image_limits
@@ -97,6 +99,17 @@ def analyze(request: HttpRequest) -> JsonResponse:
     cam_class = cam_class_param(request, analyzer)
     decoded = decode_image(image_from_request(request), image_limits())
     return JsonResponse(analyzer.analyze(decoded, heatmap=heatmap, cam_class=cam_class).to_dict())
+
+
+@api_view("GET", "HEAD")
+def openapi_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi_document())
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """Swagger UI over /api/openapi.json; its settings travel as JSON data, not as an inline script."""
+    swagger = {"url": reverse("openapi"), "layout": "BaseLayout", "deepLinking": True}
+    return render(request, "api_docs.html", {"swagger_settings": json.dumps(swagger).replace("<", "\\u003c")})
 
 
 @api_view("GET", "HEAD")

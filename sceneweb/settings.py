@@ -5,6 +5,7 @@ The table in docs/settings.md lists every variable read here (a test keeps it ho
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -63,7 +64,9 @@ DATABASES = {"default": dj_database_url.config(env="DATABASE_URL", default=f"sql
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# /api/docs runs the Swagger UI that django-ninja ships, from our own static files (no CDN).
+SWAGGER_UI_DIR = Path(find_spec("ninja").origin).parent / "static" / "ninja"
+STATICFILES_DIRS = [BASE_DIR / "static", ("ninja", SWAGGER_UI_DIR)]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # `collectstatic` writes hashed, compressed copies; whitenoise serves them with far-future,
 # immutable caching (unhashed names for 60 s). The test suite reads the source folders instead
