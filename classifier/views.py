@@ -18,7 +18,6 @@ from importlib.metadata import version
 from dash.exceptions import DashException
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import csrf as csrf_views
@@ -26,21 +25,23 @@ from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_plotly_dash import views as dash_views
 
-from classifier import gallery, sources
+from classifier import gallery
+from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, request_photos
 from classifier.apps import PROCESS_STARTED
-from classifier.decorators import api_view, rate_limited
+from classifier.clients import client_address
+from classifier.decorators import api_view
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
-from classifier.http_errors import error_response
+from classifier.http_errors import error_response, http_status
 from classifier.openapi import openapi_document
 from classifier.panel.app import APP_NAME
+from classifier.ratelimit import take_rate_slot
 from classifier.requestlog import log_field
 from classifier.runtime import get_analyzer, image_limits
 
 logger = logging.getLogger("sceneweb.panel")
 
-FALSE_WORDS = {"0", "false", "no", "off"}
 JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
 VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-dash", "pillow")
 
@@ -48,57 +49,33 @@ VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-d
 # -- the API -----------------------------------------------------------------------------------
 
 
-def json_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise SceneWebError("The request body is not valid JSON.", code="bad_json") from None
-    if not isinstance(body, dict):
-        raise SceneWebError('Send a JSON object: {"url": "https://..."} or {"sample": "name.jpg"}.', code="bad_json")
-    return body
-
-
-def image_from_request(request: HttpRequest) -> bytes:
-    """The photo's bytes from whichever way it came: multipart `image`, JSON `url` or JSON `sample`."""
-    if request.content_type == "application/json":
-        body = json_body(request)
-        if "url" in body:
-            return sources.url_bytes(body["url"])
-        if "sample" in body:
-            return sources.sample_bytes(body["sample"])
-        raise SceneWebError('Send {"url": "https://..."} or {"sample": "name.jpg"}.', code="no_image")
-    try:
-        upload = request.FILES.get("image")
-    except MultiPartParserError:
-        raise SceneWebError("The multipart upload is malformed.", code="bad_multipart") from None
-    if upload is None:
-        raise SceneWebError(
-            "Send the photo as the multipart field `image` (curl -F image=@photo.jpg), or JSON with `url` or `sample`.",
-            code="no_image",
-        )
-    return upload.read()
-
-
-def cam_class_param(request: HttpRequest, analyzer: SceneAnalyzer) -> int | None:
-    raw = request.GET.get("cam_class", "").strip()
-    if not raw:
-        return None
-    classes = len(analyzer.labels.categories)
-    if not raw.isdigit() or int(raw) >= classes:
-        raise SceneWebError(
-            f"cam_class must be a category index from 0 to {classes - 1}, not {raw[:20]!r}.", code="cam_class_invalid"
-        )
-    return int(raw)
-
-
 @api_view("POST")
-@rate_limited
 def analyze(request: HttpRequest) -> JsonResponse:
+    """One photo answers its analysis; several answer {"results": [...]}, each an analysis or its own
+    error. Each photo takes a slot of the client's rate limit when its turn comes."""
     analyzer = get_analyzer()
-    heatmap = request.GET.get("heatmap", "1").strip().lower() not in FALSE_WORDS
-    cam_class = cam_class_param(request, analyzer)
-    decoded = decode_image(image_from_request(request), image_limits())
-    return JsonResponse(analyzer.analyze(decoded, heatmap=heatmap, cam_class=cam_class).to_dict())
+    body = json_body(request) if request.content_type == "application/json" else None
+    options = analyze_options(request, body, analyzer)
+    photos, several = request_photos(request, body)
+    client = client_address(request)
+    if not several:
+        return JsonResponse(analyze_photo(analyzer, photos[0], options, client))
+    results = []
+    for photo in photos:
+        try:
+            results.append(analyze_photo(analyzer, photo, options, client))
+        except SceneWebError as exc:
+            results.append({"error": exc.message, "code": exc.code, "status": http_status(exc)})
+    return JsonResponse({"results": results})
+
+
+def analyze_photo(analyzer: SceneAnalyzer, photo: Photo, options: AnalyzeOptions, client: str) -> dict:
+    take_rate_slot(client)
+    decoded = decode_image(photo(), image_limits())
+    analysis = analyzer.analyze(
+        decoded, heatmap=options.heatmap, cam_class=options.cam_class, outputs=options.outputs, top_k=options.top_k
+    )
+    return options.select(analysis.to_dict())
 
 
 @api_view("GET", "HEAD")
