@@ -33,7 +33,7 @@ from classifier.decorators import api_view
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
-from classifier.http_errors import error_response, http_status
+from classifier.http_errors import error_body, error_response, http_status
 from classifier.openapi import openapi_document
 from classifier.panel.app import APP_NAME
 from classifier.ratelimit import take_rate_slot
@@ -203,14 +203,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith(JSON_PATHS):
-        return JsonResponse({"error": f"There is nothing at {request.path}.", "code": "not_found"}, status=404)
+        return JsonResponse(error_body(f"There is nothing at {request.path}.", "not_found"), status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Unexpected failures: logged by Django with the traceback; the client gets only plain words."""
     if request.path.startswith(JSON_PATHS):
-        return JsonResponse(
-            {"error": "Something went wrong on our side; please try again.", "code": "internal"}, status=500
-        )
+        return JsonResponse(error_body("Something went wrong on our side; please try again.", "internal"), status=500)
     return defaults.server_error(request)

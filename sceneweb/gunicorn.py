@@ -62,7 +62,8 @@ max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+# request_id: the id the app answered in X-Request-ID (classifier/requestid.py), as in its own lines
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s request_id=%({x-request-id}o)s'
 proc_name = "sceneweb"
 # The control socket sits at one path per user, which a second instance on the host would take
 # over; systemd and Docker signal the master directly.

@@ -9,6 +9,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from sceneweb.env import env_bool, env_float, env_int, env_list, env_path, env_str
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "classifier.requestid.RequestId",  # first: every answer and log line below knows the request's id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything that could refuse them
     "classifier.middleware.RequestSizeLimit",  # 413 before an oversized body is read
@@ -161,11 +163,20 @@ else:
         }
     }
 
+# Every line carries the id of the request it was written for (classifier.requestid);
+# SCENEWEB_LOG_FORMAT=json writes one JSON object per line instead of plain text.
+LOG_FORMAT = env_str("SCENEWEB_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"SCENEWEB_LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "classifier.requestid.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"},
+        "json": {"()": "classifier.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "loggers": {
         "sceneweb": {"handlers": ["console"], "level": env_str("SCENEWEB_LOG_LEVEL", "INFO")},
         # Django prints server errors (with the traceback) only in DEBUG by default; a production
