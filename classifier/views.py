@@ -37,6 +37,7 @@ from classifier.http_errors import error_body, error_response, http_status
 from classifier.openapi import openapi_document
 from classifier.panel.app import APP_NAME
 from classifier.ratelimit import take_rate_slot
+from classifier.readiness import OK, readiness
 from classifier.requestlog import log_field
 from classifier.runtime import get_analyzer, image_limits
 
@@ -108,6 +109,15 @@ def health(request: HttpRequest) -> JsonResponse:
             "uptime_s": round(time.monotonic() - PROCESS_STARTED, 1),
         }
     return JsonResponse(answer)
+
+
+@api_view("GET", "HEAD")
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness, for the load balancer: 503 until the models are loaded and the shared cache answers."""
+    checks = readiness()
+    is_ready = all(result == OK for result in checks.values())
+    answer = {"status": "ready" if is_ready else "not_ready", "checks": checks}
+    return JsonResponse(answer, status=200 if is_ready else 503)
 
 
 # -- the page ----------------------------------------------------------------------------------
