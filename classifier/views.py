@@ -27,6 +27,7 @@ from django_plotly_dash import views as dash_views
 
 from classifier import gallery
 from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, request_photos
+from classifier.apikeys import api_client
 from classifier.apps import PROCESS_STARTED
 from classifier.clients import client_address
 from classifier.decorators import api_view
@@ -53,12 +54,13 @@ VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-d
 @api_view("POST")
 def analyze(request: HttpRequest) -> JsonResponse:
     """One photo answers its analysis; several answer {"results": [...]}, each an analysis or its own
-    error. Each photo takes a slot of the client's rate limit when its turn comes."""
+    error. Each photo takes a slot of the client's rate limit (its API key's, when keys are required)
+    when its turn comes."""
+    client = api_client(request) or client_address(request)
     analyzer = get_analyzer()
     body = json_body(request) if request.content_type == "application/json" else None
     options = analyze_options(request, body, analyzer)
     photos, several = request_photos(request, body)
-    client = client_address(request)
     if not several:
         return JsonResponse(analyze_photo(analyzer, photos[0], options, client))
     results = []

@@ -112,6 +112,11 @@ SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # 
 SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
 SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
+# API keys (classifier/apikeys.py): when either is set, /api/analyze needs `Authorization: Bearer <key>`
+# and each key has its own rate limit. Both hold SHA-256 hashes only: `name:hash,...`, or a file
+# of `name hash` lines that `manage.py api_keys` writes.
+SCENEWEB_API_KEYS = env_list("SCENEWEB_API_KEYS", [])
+SCENEWEB_API_KEYS_FILE = env_str("SCENEWEB_API_KEYS_FILE", "")
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
