@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from classifier.engine.errors import SceneWebError
+from classifier.metrics import REFUSALS
 from classifier.ratelimit import RateLimited
 from classifier.requestid import request_id
 from classifier.requestlog import log_refusal
@@ -57,6 +58,7 @@ def error_response(request: HttpRequest, error: SceneWebError) -> JsonResponse:
     """Plain words and a short code, 4xx or 5xx, and one log line; nothing else reaches the client."""
     status = http_status(error)
     log_refusal(request, error, status)
+    REFUSALS.labels(error.code).inc()
     response = JsonResponse(error_body(error.message, error.code), status=status)
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)

@@ -25,7 +25,7 @@ from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_plotly_dash import views as dash_views
 
-from classifier import gallery
+from classifier import gallery, metrics
 from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, request_photos
 from classifier.apikeys import api_client
 from classifier.apps import PROCESS_STARTED
@@ -74,10 +74,12 @@ def analyze(request: HttpRequest) -> JsonResponse:
 
 def analyze_photo(analyzer: SceneAnalyzer, photo: Photo, options: AnalyzeOptions, client: str) -> dict:
     take_rate_slot(client)
-    decoded = decode_image(photo(), image_limits())
-    analysis = analyzer.analyze(
-        decoded, heatmap=options.heatmap, cam_class=options.cam_class, outputs=options.outputs, top_k=options.top_k
-    )
+    with metrics.analysis_in_flight():
+        decoded = decode_image(photo(), image_limits())
+        analysis = analyzer.analyze(
+            decoded, heatmap=options.heatmap, cam_class=options.cam_class, outputs=options.outputs, top_k=options.top_k
+        )
+    metrics.observe_timings(analysis.timings_ms)
     return options.select(analysis.to_dict())
 
 
@@ -120,6 +122,15 @@ def ready(request: HttpRequest) -> JsonResponse:
     is_ready = all(result == OK for result in checks.values())
     answer = {"status": "ready" if is_ready else "not_ready", "checks": checks}
     return JsonResponse(answer, status=200 if is_ready else 503)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, for SCENEWEB_METRICS_ALLOWED addresses or the token; nobody else sees it."""
+    if request.method not in ("GET", "HEAD") or not metrics.may_read(request):
+        return not_found(request, None)
+    analyzer = get_analyzer()
+    metrics.record_models(analyzer.models, analyzer.inference.mode)
+    return metrics.exposition()
 
 
 # -- the page ----------------------------------------------------------------------------------

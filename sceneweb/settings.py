@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "classifier.requestid.RequestId",  # first: every answer and log line below knows the request's id
+    "classifier.metrics.RequestMetrics",  # every answer counted, refusals of the middleware below included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything that could refuse them
     "classifier.middleware.RequestSizeLimit",  # 413 before an oversized body is read
@@ -117,6 +118,11 @@ SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses 
 # of `name hash` lines that `manage.py api_keys` writes.
 SCENEWEB_API_KEYS = env_list("SCENEWEB_API_KEYS", [])
 SCENEWEB_API_KEYS_FILE = env_str("SCENEWEB_API_KEYS_FILE", "")
+# /metrics (Prometheus): only from these addresses or CIDRs (the client address, as the rate limit
+# reads it), or with `Authorization: Bearer <SCENEWEB_METRICS_TOKEN>`; to anyone else it is a 404.
+# None by default: behind a proxy that is not in SCENEWEB_TRUSTED_PROXIES every visitor would be 127.0.0.1.
+SCENEWEB_METRICS_ALLOWED = env_list("SCENEWEB_METRICS_ALLOWED", [])
+SCENEWEB_METRICS_TOKEN = env_str("SCENEWEB_METRICS_TOKEN", "")
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
