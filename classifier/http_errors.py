@@ -31,6 +31,9 @@ STATUS_BY_CODE = {
     "file_too_large": 413,
     "too_many_pixels": 413,
     "decompression_bomb": 413,
+    "too_many_scans": 413,  # a JPEG built to make the decoder walk its pixels thousands of times
+    "decode_timeout": 413,  # the decode passed SCENEWEB_DECODE_TIMEOUT and was killed
+    "decode_memory": 413,  # the decode needs more than SCENEWEB_DECODE_MEMORY_MB
     "not_found": 404,
     "method_not_allowed": 405,
     "json_required": 415,

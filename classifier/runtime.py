@@ -56,7 +56,14 @@ def sample_photos() -> list[Path]:
 
 
 def image_limits() -> ImageLimits:
-    return ImageLimits(max_bytes=settings.SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024, max_pixels=settings.SCENEWEB_MAX_PIXELS)
+    """What every door (API, panel, URLs, samples, CLI) holds an image to, `decode_image`'s deadline
+    and memory cap included."""
+    return ImageLimits(
+        max_bytes=settings.SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024,
+        max_pixels=settings.SCENEWEB_MAX_PIXELS,
+        decode_timeout_s=settings.SCENEWEB_DECODE_TIMEOUT,
+        decode_memory_mb=settings.SCENEWEB_DECODE_MEMORY_MB,
+    )
 
 
 def fetch_policy() -> FetchPolicy:

@@ -99,6 +99,9 @@ SCENEWEB_MODELS_MIRROR = env_str("SCENEWEB_MODELS_MIRROR", "")  # fetch_models t
 SCENEWEB_CUSTOM_MODELS = env_list("SCENEWEB_CUSTOM_MODELS", [])  # finetune checkpoints, relative to the models dir
 SCENEWEB_MAX_UPLOAD_MB = env_int("SCENEWEB_MAX_UPLOAD_MB", 10, minimum=1)
 SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
+# Every decode runs in a child process killed past this deadline and capped at this memory (issue 18).
+SCENEWEB_DECODE_TIMEOUT = env_float("SCENEWEB_DECODE_TIMEOUT", 5.0, minimum=0.1)
+SCENEWEB_DECODE_MEMORY_MB = env_int("SCENEWEB_DECODE_MEMORY_MB", 1024, minimum=64)
 SCENEWEB_TOP_K = env_int("SCENEWEB_TOP_K", 5, minimum=1)
 SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # test-only; check --deploy warns
 SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)

@@ -164,7 +164,10 @@ class DecoderPool:
             except BaseException:
                 child.kill()
                 raise
-            self._give_back(child)
+            if answer.header.get("last"):
+                child.kill()
+            else:
+                self._give_back(child)
             return checked(answer)
         raise AssertionError("unreachable")
 
@@ -265,7 +268,6 @@ def serve(work: Work) -> None:
         header = json.loads(read_exactly(requests, header_length) or b"{}")
         payload = read_exactly(requests, payload_length) or b""
         limit_resources(header["memory_mb"], header["timeout_s"])
-        ending = False
         try:
             answer, pixels = work(payload, header["options"])
             answer = {"ok": True, **answer}
@@ -274,9 +276,9 @@ def serve(work: Work) -> None:
         except MemoryError:
             limit = header["memory_mb"]
             message = f"Decoding this image needs more than the {limit} MB allowed; please send a smaller photo."
-            answer, pixels, ending = {"ok": False, "code": "decode_memory", "message": message}, b"", True
+            answer, pixels = {"ok": False, "code": "decode_memory", "message": message, "last": True}, b""
         send(answers, answer, pixels)
-        if ending:
+        if answer.get("last"):
             return
 
 

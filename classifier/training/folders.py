@@ -33,7 +33,9 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 PARTS = ("train", "val", "test")
 DEFAULT_RATIOS = (70, 20, 10)
 # A user's own photos may be larger than an upload; the decoding (and downscaling) stays the service's.
-TRAINING_LIMITS = ImageLimits(max_bytes=200 * 2**20, max_pixels=200_000_000)
+TRAINING_LIMITS = ImageLimits(
+    max_bytes=200 * 2**20, max_pixels=200_000_000, decode_timeout_s=60.0, decode_memory_mb=4096
+)
 
 
 @dataclass(frozen=True)
