@@ -16,6 +16,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image
 
+from classifier.testing.bombs import scan_bomb_jpeg
+
 
 def image_bytes(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
     buffer = io.BytesIO()
@@ -108,19 +110,6 @@ def large_webp() -> bytes:
     """4000 x 3300 pixels of one colour in 34 KB: under the pixel limit, over WebP's quarter of it
     (Pillow's WebP decoder holds four full-size buffers)."""
     return image_bytes(Image.new("RGB", (4000, 3300), (90, 120, 200)), "WEBP", quality=10, method=0)
-
-
-EMPTY_SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x00\x00\x00"
-"""An SOS segment for one component and no entropy-coded data: 10 bytes that make libjpeg walk
-the component's whole block grid once more."""
-
-
-def scan_bomb_jpeg(side: int = 2000, scans: int = 5000) -> bytes:
-    """Issue 18's bomb: a tiny progressive JPEG made by Pillow, then thousands of empty scans
-    before its end marker. A valid file of 50 KB that costs libjpeg seconds to minutes."""
-    small = image_bytes(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=50)
-    assert small.endswith(b"\xff\xd9")
-    return small[:-2] + EMPTY_SCAN * scans + b"\xff\xd9"
 
 
 def tall_tiff(width: int = 1, height: int = 50_000_000) -> bytes:
