@@ -52,9 +52,10 @@ PIPE_BYTES = 1 << 20
 switches between the two processes, each a wait for a core when the machine is busy."""
 KEEP_IDLE = 4
 """Idle children kept per process; more are started when more decodes run at once."""
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-"""numpy's BLAS would otherwise start a thread per core in every child, each reserving memory
-that counts against the address-space cap."""
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+"""numpy's BLAS would otherwise start a thread per core in every child, and glibc reserve 64 MB of
+address space per thread that allocates (libheif and libavif decode in threads): both count
+against the address-space cap without being used."""
 
 Work = Callable[[bytes, dict], tuple[dict, bytes]]
 
