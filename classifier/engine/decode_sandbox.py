@@ -143,41 +143,43 @@ class DecoderPool:
 
     def run(self, payload: bytes, options: dict, *, timeout_s: float, memory_mb: int) -> Answer:
         """``target(payload, options)`` in a child; a refusal there is raised here as the same
-        `ImageRejected`, a child past the deadline is killed and the call refused."""
-        deadline = time.monotonic() + timeout_s
+        `ImageRejected`, a child past the deadline is killed and the call refused. The deadline
+        starts once a child is ready: starting one is not the image's time."""
         header = {"options": options, "timeout_s": timeout_s, "memory_mb": memory_mb}
-        for attempt in (1, 2):  # an idle child may have died since its last answer (killed, OOM)
-            child = self._take()
-            try:
-                answer = child.ask(header, payload, deadline)
-            except TimeoutError:
-                child.kill()
-                raise ImageRejected(
-                    f"Decoding this image took longer than {timeout_s:g} s and was stopped; "
-                    "it may be built to exhaust the decoder. Please send an ordinary photo.",
-                    code="decode_timeout",
-                ) from None
-            except ChildGone:
-                child.kill()
-                if attempt == 1:
-                    continue
-                raise RuntimeError("two fresh decoder children in a row were gone") from None
-            except SandboxBroken:
-                child.kill()
-                raise ImageRejected(
-                    "The decoder stopped on this image (it may need more memory than allowed); please send "
-                    "an ordinary photo.",
-                    code="decoder_crashed",
-                ) from None
-            except BaseException:
-                child.kill()
-                raise
-            if answer.header.get("last"):
-                child.kill()
-            else:
-                self._give_back(child)
-            return checked(answer)
-        raise AssertionError("unreachable")
+        try:
+            return self._ask(self._take(), header, payload)
+        except ChildGone:  # an idle child that died since its last answer (killed, OOM): a fresh one
+            return self._ask(DecoderChild(self.target), header, payload)
+
+    def _ask(self, child: DecoderChild, header: dict, payload: bytes) -> Answer:
+        timeout_s = header["timeout_s"]
+        try:
+            answer = child.ask(header, payload, time.monotonic() + timeout_s)
+        except TimeoutError:
+            child.kill()
+            raise ImageRejected(
+                f"Decoding this image took longer than {timeout_s:g} s and was stopped; "
+                "it may be built to exhaust the decoder. Please send an ordinary photo.",
+                code="decode_timeout",
+            ) from None
+        except ChildGone:
+            child.kill()
+            raise
+        except SandboxBroken:
+            child.kill()
+            raise ImageRejected(
+                "The decoder stopped on this image (it may need more memory than allowed); please send "
+                "an ordinary photo.",
+                code="decoder_crashed",
+            ) from None
+        except BaseException:
+            child.kill()
+            raise
+        if answer.header.get("last"):
+            child.kill()
+        else:
+            self._give_back(child)
+        return checked(answer)
 
     def _take(self) -> DecoderChild:
         with self._lock:
