@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from classifier.panel.actions import analyse_source
@@ -19,13 +18,6 @@ from tests.support.images import image_bytes, photo
 from tests.support.panel import upload_of
 
 SCANS_REFUSED = "more than 100 scans"
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counts():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_the_decode_deadline_and_memory_cap_come_from_the_settings(settings):
