@@ -251,18 +251,24 @@ def read_exactly(stream, size: int) -> bytes | None:
 
 def limit_resources(memory_mb: int, timeout_s: float) -> None:
     """Cap this child for the next request: its address space at what it holds now plus
-    ``memory_mb``, its CPU time at what it has used plus twice the deadline (the parent
-    kills it at the deadline; this stops it if the parent is gone). Soft limits only, so the
-    next request may set other ones."""
-    resource.setrlimit(resource.RLIMIT_AS, (address_space() + memory_mb * 2**20, resource.RLIM_INFINITY))
+    ``memory_mb`` (Linux, where /proc says what it holds; elsewhere only the deadline holds),
+    its CPU time at what it has used plus twice the deadline (the parent kills it at the
+    deadline; this stops it if the parent is gone). Soft limits only, so the next request may
+    set other ones."""
+    held = address_space()
+    if held is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (held + memory_mb * 2**20, resource.RLIM_INFINITY))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(usage.ru_utime + usage.ru_stime + 2 * timeout_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
 
 
-def address_space() -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+def address_space() -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except OSError:
+        return None
 
 
 def serve(work: Work) -> None:

@@ -29,7 +29,7 @@ from classifier.engine.errors import DatasetError, ImageRejected
 from classifier.engine.imaging import ImageLimits, decode_image
 from classifier.training.formats import FINETUNE_SPLIT, read_split_file
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 PARTS = ("train", "val", "test")
 DEFAULT_RATIOS = (70, 20, 10)
 # A user's own photos may be larger than an upload; the decoding (and downscaling) stays the service's.
