@@ -112,7 +112,8 @@ class Command(SceneWebCommand):
             rows = run_on_ray(pending, analyzer_recipe(), job, out, options["ray"])
         else:
             rows = self._write_locally(pending, analyzer, job, out, options)
-        self.log(counts_line(rows, done.skipped, time.perf_counter() - started))
+        skipped = done.skipped + len(pending) - len(rows)  # URLs already in the table by their content
+        self.log(counts_line(rows, skipped, time.perf_counter() - started))
         if report_dir is not None:
             page = report.write_report(read_rows(Path(out)), report_dir, image_limits().max_bytes)
             self.log(f"Report: {page}")
