@@ -15,8 +15,8 @@ from django.core.management import CommandError, call_command
 
 from classifier.collection.table import read_rows
 from classifier.testing.paths import REPO
-from tests.support.photo_collections import assert_same_rows, photo_folder
 from tests.support.httpserver import local_server, serve_bytes
+from tests.support.photo_collections import assert_same_rows, photo_folder
 
 
 def analyze(*args) -> str:
