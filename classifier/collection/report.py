@@ -38,10 +38,13 @@ def write_report(rows: list[dict], folder: Path, max_bytes: int) -> Path:
         cols=3,
         specs=[[{"type": "bar"}, {"type": "pie"}, {"type": "bar"}]],
         subplot_titles=("Top scene", "Indoor / outdoor", "Most frequent attributes"),
+        horizontal_spacing=0.2,
     )
     top = scenes.most_common(TOP_SCENES)[::-1]
     figure.add_trace(go.Bar(x=[n for _, n in top], y=[s for s, _ in top], orientation="h", name="scenes"), 1, 1)
-    figure.add_trace(go.Pie(labels=list(io_labels), values=list(io_labels.values()), name="io"), 1, 2)
+    figure.add_trace(
+        go.Pie(labels=list(io_labels), values=list(io_labels.values()), name="io", textinfo="label+percent"), 1, 2
+    )
     common = attributes.most_common(TOP_SCENES)[::-1]
     figure.add_trace(
         go.Bar(x=[n for _, n in common], y=[a for a, _ in common], orientation="h", name="attributes"), 1, 3
