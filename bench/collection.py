@@ -2,13 +2,14 @@
 `manage.py analyze --out --workers 1` and `--workers 2`, with CPU utilisation and peak memory.
 
 Each way runs in its own process on the same photos (real 100x100 JPEGs from
-../shared/datasets/intel-scenes, round-robin over its classes) with the same random-weight models
-(ResNet-18 and the DenseNet-201 attribute head); its process tree is sampled with psutil (CPU
-time over wall time and cores; peak of the summed PSS, which counts the weights the forked
-workers share once). The rate counts from the first photo to the last (models loaded before).
-The ways must agree: every photo's top-5 labels are compared with the one-at-a-time loop's.
+../shared/datasets/intel-scenes, round-robin over its classes) with the same random-weight
+models (ResNet-18 alone by default, 3.6 GFLOP a photo; `--attributes` adds the DenseNet-201
+head); its process tree is sampled with psutil (CPU time over wall time and cores; peak of the
+summed PSS, which counts the weights the forked workers share once). The rate counts from the
+first photo to the last (models loaded before). The ways must agree: every photo's top-5
+labels are compared with the one-at-a-time loop's.
 
-    nice -n 10 .venv/bin/python bench/collection.py [--photos 1000] [--json out.json]
+    nice -n 10 .venv/bin/python bench/collection.py [--photos 1000] [--attributes] [--json out.json]
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--attributes", action="store_true", help="with the DenseNet-201 attribute head")
     parser.add_argument("--loop-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loop_child:
@@ -99,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder = collection(tmp / "photos", args.photos)
-        env = {**os.environ, "SCENEWEB_MODELS_DIR": str(write_models_dir(tmp))}
+        env = {**os.environ, "SCENEWEB_MODELS_DIR": str(write_models_dir(tmp, attributes=args.attributes))}
         loop = monitored([sys.executable, __file__, "--loop-child", str(folder), str(tmp / "loop.json")], env)
         reference = json.loads((tmp / "loop.json").read_text())
         results = [{"way": "engine, one photo at a time", "photos_per_s": reference["photos_per_s"], **loop}]
