@@ -8,13 +8,14 @@ schema version, or made by another set of models, is refused rather than appende
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.collection.inputs import Source
 from classifier.collection.rows import SCHEMA_VERSION
-from classifier.collection.table import COLUMNS, read_rows
+from classifier.collection.table import COLUMNS, parquet_dataset, read_rows, table_format
 from classifier.engine.errors import SceneWebError
 
 KEY_COLUMNS = ("schema_version", "source", "bytes", "mtime_ns", "sha256", "models")
@@ -47,7 +48,7 @@ class Done:
                 yield source
 
 
-def done_in(path: Path, models: str) -> Done:
+def done_in(path: str | Path, models: str) -> Done:
     """What the table at ``path`` holds; `TableMismatch` if it cannot be continued with ``models``."""
     rows = read_rows(path, KEY_COLUMNS)
     done = Done(rows=len(rows))
@@ -81,19 +82,11 @@ def done_in(path: Path, models: str) -> Done:
     return done
 
 
-def existing_columns(path: Path) -> tuple[str, ...]:
+def existing_columns(path: str | Path) -> tuple[str, ...]:
     """The column names the table was written with, in order."""
-    import pyarrow.dataset as pads
-
-    from classifier.collection.table import table_format
-
     fmt = table_format(path)
     if fmt == "parquet":
-        return tuple(pads.dataset(path, format="parquet").schema.names)
+        return tuple(parquet_dataset(path).schema.names)
     with open(path, encoding="utf-8") as file:
         first = file.readline()
-    if fmt == "csv":
-        return tuple(first.rstrip("\n").split(","))
-    import json
-
-    return tuple(json.loads(first))
+    return tuple(first.rstrip("\n").split(",")) if fmt == "csv" else tuple(json.loads(first))

@@ -104,17 +104,19 @@ class TableWriter:
             fsync_path(self.path.parent)
 
 
-def read_rows(path: Path, columns: tuple[str, ...] | None = None) -> list[dict]:
+def read_rows(path: str | Path, columns: tuple[str, ...] | None = None) -> list[dict]:
     """The rows a table holds ([] if it does not exist); list columns as lists in every format."""
-    path = Path(path)
     fmt = table_format(path)
-    if not path.exists():
-        return []
     if fmt == "parquet":
-        dataset = pads.dataset(path, format="parquet")
+        dataset = parquet_dataset(path)
+        if dataset is None:
+            return []
         names = set(dataset.schema.names)
         wanted = [c for c in (columns or dataset.schema.names) if c in names]
         return dataset.to_table(columns=wanted).to_pylist()
+    path = Path(path)
+    if not path.exists():
+        return []
     cut_torn_tail(path)
     with open(path, encoding="utf-8", newline="") as file:
         if fmt == "jsonl":
@@ -122,6 +124,17 @@ def read_rows(path: Path, columns: tuple[str, ...] | None = None) -> list[dict]:
         else:
             rows = [_from_csv(row) for row in csv.DictReader(file)]
     return [{c: row[c] for c in columns if c in row} for row in rows] if columns else rows
+
+
+def parquet_dataset(location: str | Path) -> pads.Dataset | None:
+    """The Parquet table at a local folder or an object-storage URI (s3://...), None if absent."""
+    location = str(location)
+    if "://" not in location and not Path(location).exists():
+        return None
+    try:
+        return pads.dataset(location, format="parquet")
+    except FileNotFoundError:
+        return None
 
 
 def cut_torn_tail(path: Path) -> None:

@@ -93,12 +93,11 @@ class Command(SceneWebCommand):
         self._tabulate(sources, out, report, options)
 
     def _tabulate(self, sources, out: str, report_dir: Path | None, options) -> None:
-        local_out = "://" not in out
-        if local_out:
-            table_format(out)
+        table_format(out)
+        if "://" in out and not options["ray"]:
+            raise CommandError("A table in object storage (s3://...) is written by Ray's writer: add --ray ADDRESS.")
         analyzer = get_analyzer()
-        models = models_text(analyzer)
-        done = resume.done_in(Path(out), models) if local_out else resume.Done()
+        done = resume.done_in(out, models_text(analyzer))
         if done.rows and not options["resume"]:
             raise CommandError(
                 f"{out} already holds {done.rows} rows: add --resume to continue it, or choose another --out."
@@ -115,7 +114,7 @@ class Command(SceneWebCommand):
         skipped = done.skipped + len(pending) - len(rows)  # URLs already in the table by their content
         self.log(counts_line(rows, skipped, time.perf_counter() - started))
         if report_dir is not None:
-            page = report.write_report(read_rows(Path(out)), report_dir, image_limits().max_bytes)
+            page = report.write_report(read_rows(out), report_dir, image_limits().max_bytes)
             self.log(f"Report: {page}")
 
     def _write_locally(self, pending, analyzer, job: Job, out: str, options) -> list[dict]:
