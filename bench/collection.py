@@ -84,7 +84,13 @@ def monitored(command: list[str], env: dict) -> dict:
     output = process.stdout.read()
     if process.returncode:
         raise SystemExit(f"{command} failed:\n{output}")
-    return {"output": output, "cpu_pct": 100 * sum(cpu.values()) / wall / psutil.cpu_count(), "peak_mb": peak / 2**20}
+    cpu_s = sum(cpu.values())
+    return {
+        "output": output,
+        "cpu_s": cpu_s,
+        "cpu_pct": 100 * cpu_s / wall / psutil.cpu_count(),
+        "peak_mb": peak / 2**20,
+    }
 
 
 def main() -> None:
@@ -126,12 +132,12 @@ def main() -> None:
             results.append({"way": f"analyze --workers {workers}", "photos_per_s": rate, "same_outputs": same, **run})
     base = results[0]["photos_per_s"]
     print(f"{args.photos} photos, {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
-    print("| way | photos/s | vs one at a time | CPU utilisation | peak PSS MB | same top-5 |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| way | photos/s | vs one at a time | CPU utilisation | CPU ms per photo | peak PSS MB | same top-5 |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
             f"| {r['way']} | {r['photos_per_s']:.2f} | {r['photos_per_s'] / base:.2f}x | {r['cpu_pct']:.0f}% | "
-            f"{r['peak_mb']:.0f} | {r.get('same_outputs', 'reference')} |"
+            f"{1000 * r['cpu_s'] / args.photos:.0f} | {r['peak_mb']:.0f} | {r.get('same_outputs', 'reference')} |"
         )
     if args.json:
         args.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "output"} for r in results], indent=2))
