@@ -21,16 +21,22 @@ from classifier.engine.installer import SAMPLE_SUFFIXES
 
 @cache
 def get_analyzer() -> SceneAnalyzer:
-    inference = inference_settings()
-    apply_thread_setting(inference.threads)
-    return SceneAnalyzer.from_models_dir(
-        settings.SCENEWEB_MODELS_DIR,
-        scene_model=settings.SCENEWEB_SCENE_MODEL,
-        attributes_source=settings.SCENEWEB_ATTRIBUTES_SOURCE,
-        custom_models=settings.SCENEWEB_CUSTOM_MODELS,
-        top_k=settings.SCENEWEB_TOP_K,
-        inference=inference,
-    )
+    recipe = analyzer_recipe()
+    apply_thread_setting(recipe["inference"].threads)
+    return SceneAnalyzer.from_models_dir(**recipe)
+
+
+def analyzer_recipe() -> dict:
+    """The arguments of `SceneAnalyzer.from_models_dir` the settings ask for: plain values, so a
+    process elsewhere (a Ray actor) builds the same analyzer without Django."""
+    return {
+        "models_dir": settings.SCENEWEB_MODELS_DIR,
+        "scene_model": settings.SCENEWEB_SCENE_MODEL,
+        "attributes_source": settings.SCENEWEB_ATTRIBUTES_SOURCE,
+        "custom_models": settings.SCENEWEB_CUSTOM_MODELS,
+        "top_k": settings.SCENEWEB_TOP_K,
+        "inference": inference_settings(),
+    }
 
 
 def inference_settings() -> InferenceSettings:
