@@ -25,14 +25,13 @@ from torch import nn
 from classifier.engine.architectures import Architecture, TransferNet, architecture
 from classifier.engine.checkpoints import read_checkpoint, state_dict_of
 from classifier.engine.custom import save_custom_checkpoint
-from classifier.engine.places import SCENE_MODELS
 from classifier.training.device import cpu_threads, pick_device
 from classifier.training.feature_cache import DEFAULT_CACHE_DIR
 from classifier.training.folders import DEFAULT_RATIOS, load_or_make_split
 from classifier.training.formats import FINETUNE_RESUME
 from classifier.training.loop import Log, PassResult, RunState, Score, fit, run_pass
 from classifier.training.phases import make_optimizer, set_trainable, train_mode, trainable_module
-from classifier.training.pretrained import places_weights_path, transfer_net
+from classifier.training.pretrained import places365_model, places_weights_path, transfer_net
 from classifier.training.reports import Curves, classifier_report, format_report, write_report
 from classifier.training.resume import read_resume, restore_training, save_resume
 from classifier.training.transfer_data import FeatureSource, prepare_data
@@ -118,7 +117,7 @@ class FinetuneOptions:
             return self.weights
         if self.mode == "scratch":
             return "none"
-        return "places365" if self.arch in SCENE_MODELS else "imagenet"
+        return "places365" if places365_model(self.spec) is not None else "imagenet"
 
     @property
     def phases(self) -> tuple[int | None, ...]:
