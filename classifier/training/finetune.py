@@ -34,6 +34,7 @@ from classifier.training.phases import make_optimizer, set_trainable, train_mode
 from classifier.training.pretrained import places365_model, places_weights_path, transfer_net
 from classifier.training.reports import Curves, classifier_report, format_report, write_report
 from classifier.training.resume import read_resume, restore_training, save_resume
+from classifier.training.run_files import RunFiles
 from classifier.training.transfer_data import FeatureSource, prepare_data
 
 MODES = ("linear", "finetune", "scratch")
@@ -132,18 +133,6 @@ class FinetuneOptions:
 _DEFAULTS = asdict(FinetuneOptions())
 
 
-@dataclass(frozen=True)
-class OutputFiles:
-    folder: Path
-
-    checkpoint = property(lambda self: self.folder / "model.pth")
-    split = property(lambda self: self.folder / "split.json")
-    resume = property(lambda self: self.folder / "resume.pth")
-    metrics = property(lambda self: self.folder / "metrics.json")
-    confusion = property(lambda self: self.folder / "confusion.png")
-    curves = property(lambda self: self.folder / "curves.png")
-
-
 def classify(module: nn.Module, data, part: str, batch_size: int, device, *, generator=None, **kwargs) -> PassResult:
     """One pass of cross-entropy over a part of `data` (training when an optimizer is given)."""
     batches = data.batches(part, batch_size, generator)
@@ -168,11 +157,11 @@ def finetune(
     progress: bool = True,
 ) -> dict:
     """Train on `data_dir`, write the best model and its report into `out_dir`; returns the report."""
-    files = OutputFiles(Path(out_dir))
-    name = options.name or files.folder.resolve().name
+    files = RunFiles.in_folder(Path(out_dir))
+    name = options.name or Path(out_dir).resolve().name
     with cpu_threads(options.threads):
         device = pick_device(options.device)
-        split, created = load_or_make_split(Path(data_dir), files.split, options.split, options.seed)
+        split, created = load_or_make_split(files.split, Path(data_dir), options.split, options.seed)
         log(f"split {'written to' if created else 'reused from'} {files.split}: {split.counts()}")
         log(f"{len(split.classes)} classes: {', '.join(split.classes)}")
         weights = options.initial_weights
@@ -203,8 +192,7 @@ def _train(net, data, options, files, split, device, *, name, resume, log, progr
     in the phase and after the epoch where it stopped."""
     run, saved = RunState(), None
     if resume:
-        saved = read_resume(files.resume, FINETUNE_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
-        run = RunState.restore(saved["run"])
+        saved, run = read_resume(files.resume, FINETUNE_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
         log(f"resuming at phase {run.phase + 1}, after epoch {run.epoch}, from {files.resume}")
     for phase, blocks in enumerate(options.phases):
         if phase < run.phase:
@@ -274,10 +262,8 @@ class Phase:
         run.history[-1].update(elapsed=round(run.seconds, 1), best=improved)
         if improved:
             self._save_best(run)
-        state = {"run": asdict(run)}
-        save_resume(
-            self.files.resume, FINETUNE_RESUME, asdict(self.options), self.net, self.optimizer, self.scheduler, **state
-        )
+        options = asdict(self.options)
+        save_resume(self.files.resume, FINETUNE_RESUME, options, self.net, self.optimizer, self.scheduler, run)
 
     def summary(self, row: dict, improved: bool) -> str:
         return (
@@ -326,7 +312,7 @@ def _finish(net, data, options, files, split, run: RunState, device, *, log, pro
         "history": run.history,
     }
     curves = Curves(files.curves, CURVE_PANELS, "training (epochs counted over all phases)", x="step")
-    write_report(report, files.metrics, curves=curves, confusion=files.confusion)
+    write_report(report, files.report, curves=curves, confusion=files.confusion)
     log(format_report(report))
-    log(f"model {files.checkpoint}; metrics {files.metrics}; plots {files.confusion}, {files.curves}")
+    log(f"model {files.checkpoint}; metrics {files.report}; plots {files.confusion}, {files.curves}")
     return report
