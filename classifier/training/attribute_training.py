@@ -19,13 +19,12 @@ writing are the training core's (loop.py, resume.py, reports.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from classifier.engine.attributes import load_attribute_model, save_attribute_checkpoint
 from classifier.engine.errors import DatasetError
@@ -90,7 +89,7 @@ RESUME_MUST_MATCH = (
 
 
 def score_attributes(
-    module: nn.Module, loader: DataLoader, device: torch.device, *, optimizer=None, part: str, **kwargs
+    module: nn.Module, loader: Iterable, device: torch.device, *, optimizer=None, part: str, **kwargs
 ) -> PassResult:
     """One pass of the multi-label soft-margin loss; outputs are per-attribute sigmoid scores."""
     module.train(optimizer is not None)
