@@ -8,6 +8,7 @@ needs a row only when it must be answered otherwise than its class.
 
 from __future__ import annotations
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 
 from classifier.engine.errors import SceneWebError
@@ -35,6 +36,17 @@ STATUS_BY_CODE = {
     "method_not_allowed": 405,
     "json_required": 415,
     "csrf_failed": 403,
+    "host_not_allowed": 400,
+    "too_many_fields": 400,
+    "too_many_files": 400,
+}
+
+# Django's refusals of a request (SuspiciousOperation, answered 400 through `views.bad_request`).
+SUSPICIOUS_REQUESTS = {
+    DisallowedHost: ("This server does not answer for that Host header.", "host_not_allowed"),
+    TooManyFieldsSent: ("The request has more form fields than this server reads.", "too_many_fields"),
+    TooManyFilesSent: ("The request has more file parts than this server reads.", "too_many_files"),
+    RequestDataTooBig: ("The request is larger than this server reads.", "request_too_large"),
 }
 
 
@@ -42,6 +54,15 @@ def http_status(error: SceneWebError) -> int:
     """The error's own code if the table lists it, else the nearest class code it lists."""
     codes = (error.code, *(cls.__dict__.get("code") for cls in type(error).__mro__))
     return next(STATUS_BY_CODE[code] for code in codes if code in STATUS_BY_CODE)
+
+
+def suspicious_request_error(exception: Exception) -> SceneWebError:
+    """One of Django's refusals in our words (the exception's own text may echo what the client sent)."""
+    message, code = next(
+        (words for kind, words in SUSPICIOUS_REQUESTS.items() if isinstance(exception, kind)),
+        ("The request is malformed.", "bad_request"),
+    )
+    return SceneWebError(message, code=code)
 
 
 def error_response(request: HttpRequest, error: SceneWebError) -> JsonResponse:

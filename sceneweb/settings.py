@@ -165,5 +165,8 @@ LOGGING = {
         # Django prints server errors (with the traceback) only in DEBUG by default; a production
         # server's log (journald, docker logs) must show them too.
         "django": {"handlers": ["console"], "level": "WARNING"},
+        # Django logs each refused request (a wrong Host, too many fields) at ERROR with a traceback;
+        # classifier.views.bad_request logs it as one `refused` line instead: a client's mistake.
+        "django.security": {"level": "CRITICAL"},
     },
 }
