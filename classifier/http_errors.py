@@ -25,6 +25,7 @@ STATUS_BY_CODE = {
     "download_failed": 502,
     "model_file": 503,  # a model file is missing or broken: the service cannot answer until it is installed
     "models_dir_unwritable": 507,
+    "cache_unavailable": 503,  # Redis down or the cache's disk full: nothing the client did
     "rate_limited": 429,
     "request_too_large": 413,
     "sample_not_found": 404,

@@ -56,6 +56,13 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not one of {', '.join(choices)}.")
+    return value
+
+
 def env_path(name: str, default: Path, *, base: Path) -> Path:
     """Relative paths are taken from the project root, so the service can start from anywhere."""
     raw = os.environ.get(name)
