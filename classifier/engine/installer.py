@@ -258,12 +258,11 @@ def check(models_dir: Path, names: Iterable[str] = DEFAULT_ASSETS) -> list[Asset
         if not path.is_file():
             statuses.append(AssetStatus(name, spec.filename, "missing", f"{path} not found; {FETCH_HINT}"))
             continue
-        if changed := changed_since_install(models_dir, spec):  # before loading: never unpickle unknown bytes
-            statuses.append(
-                AssetStatus(name, spec.filename, "changed", f"{changed}; reinstall with `fetch_models --force`")
-            )
-            continue
         try:
+            if changed := changed_since_install(models_dir, spec):  # before loading: never unpickle unknown bytes
+                detail = f"{changed}; reinstall with `fetch_models --force`"
+                statuses.append(AssetStatus(name, spec.filename, "changed", detail))
+                continue
             validate(spec, path)
         except ModelFileError as exc:
             statuses.append(AssetStatus(name, spec.filename, "broken", exc.message))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from classifier.engine.atomic import fsync_path, replace_durably, temporary_beside
 from classifier.engine.catalogue import AssetSpec
-from classifier.engine.errors import DownloadFailed
+from classifier.engine.errors import DownloadFailed, unreadable
 
 MANIFEST = "manifest.json"
 MANIFEST_LOCK = ".manifest.lock"
@@ -67,13 +67,17 @@ def is_installed(models_dir: Path, spec: AssetSpec) -> bool:
 
 def changed_since_install(models_dir: Path, spec: AssetSpec) -> str | None:
     """Why the installed file is not the one installed (its sha256 differs from the published hash or
-    from its manifest entry), or None. A file the manifest never recorded has nothing to compare to."""
+    from its manifest entry), or None. A file the manifest never recorded has nothing to compare to;
+    one that cannot be read is a `ModelFileError` saying why."""
     path = Path(models_dir) / spec.filename
     entry = read_manifest(models_dir).get(spec.filename) or {}
     expected = spec.sha256 or entry.get("sha256")
     if not expected or not path.is_file():
         return None
-    digest = sha256_of(path)
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise unreadable("Model file", path, exc, "reinstall it with `fetch_models --force`") from exc
     if digest == expected:
         return None
     if not entry:
