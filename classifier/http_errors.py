@@ -28,6 +28,7 @@ STATUS_BY_CODE = {
     "cache_unavailable": 503,  # Redis down or the cache's disk full: nothing the client did
     "rate_limited": 429,
     "request_too_large": 413,
+    "length_required": 411,
     "sample_not_found": 404,
     # codes answered otherwise than their class
     "file_too_large": 413,

@@ -139,9 +139,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifier.middleware.PanelFramesSameOrigin)
 # Bodies larger than an image of the upload limit can come in get a 413 before Django reads them
 # (classifier.middleware.RequestSizeLimit): the panel sends photos base64-encoded (4/3 larger),
-# plus room for the multipart or JSON envelope. Uploads stay in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = FILE_UPLOAD_MAX_MEMORY_SIZE * 4 // 3 + 64 * 1024
+# plus room for the multipart or JSON envelope. Uploads stay in memory: every body that passes the
+# limit is read into memory (never a temporary file, whose full disk would be a 500), and a file over
+# SCENEWEB_MAX_UPLOAD_MB is then refused with a 413 by the image checks.
+DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = SCENEWEB_MAX_UPLOAD_MB * 2**20 * 4 // 3 + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # Rate-limit counters and the panel's analyses must be seen by every worker: Redis when a URL is
 # given, otherwise a SQLite-backed cache on local disk (diskcache: atomic increments across processes).
