@@ -37,9 +37,13 @@ def raw_exchange(port: int, request: bytes) -> tuple[int, dict]:
 def test_a_chunked_upload_is_told_to_send_a_content_length(models_dir, photo_bytes):
     boundary = "sceneweb"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + photo_bytes + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo_bytes
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     chunked = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (body[:1000], body[1000:]))
     request = (
         b"POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
