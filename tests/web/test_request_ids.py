@@ -46,13 +46,25 @@ def test_a_malformed_id_from_a_trusted_proxy_is_replaced(client, service, settin
     assert client.get("/api/health", HTTP_X_REQUEST_ID=claimed)["X-Request-ID"] != claimed
 
 
-def test_every_log_line_of_a_request_carries_its_id(client, service, caplog):
-    handler_filter = RequestIdFilter()
-    caplog.handler.addFilter(handler_filter)
-    with caplog.at_level(logging.WARNING, logger="sceneweb"):
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(RequestIdFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_every_log_line_of_a_request_carries_its_id(client, service):
+    recorder, logger = Recorder(), logging.getLogger("sceneweb")
+    logger.addHandler(recorder)
+    try:
         response = client.post("/api/analyze", {"image": upload(b"not an image")})
-    ids = {record.request_id for record in caplog.records if record.name.startswith("sceneweb")}
-    assert ids == {response["X-Request-ID"]}
+    finally:
+        logger.removeHandler(recorder)
+    assert recorder.records  # the refusal's line
+    assert {record.request_id for record in recorder.records} == {response["X-Request-ID"]}
 
 
 def test_the_json_format_writes_one_object_per_line():
