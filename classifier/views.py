@@ -57,23 +57,25 @@ def analyze(request: HttpRequest) -> JsonResponse:
     error. Each photo takes a slot of the client's rate limit (its API key's, when keys are required)
     when its turn comes."""
     client = api_client(request) or client_address(request)
+    take_rate_slot(client)  # every call takes a slot, as before; each further photo one more
     analyzer = get_analyzer()
     body = json_body(request) if request.content_type == "application/json" else None
     options = analyze_options(request, body, analyzer)
     photos, several = request_photos(request, body)
     if not several:
-        return JsonResponse(analyze_photo(analyzer, photos[0], options, client))
+        return JsonResponse(analyze_photo(analyzer, photos[0], options))
     results = []
-    for photo in photos:
+    for number, photo in enumerate(photos):
         try:
-            results.append(analyze_photo(analyzer, photo, options, client))
+            if number:  # the first photo's slot was taken with the call
+                take_rate_slot(client)
+            results.append(analyze_photo(analyzer, photo, options))
         except SceneWebError as exc:
             results.append({"error": exc.message, "code": exc.code, "status": http_status(exc)})
     return JsonResponse({"results": results})
 
 
-def analyze_photo(analyzer: SceneAnalyzer, photo: Photo, options: AnalyzeOptions, client: str) -> dict:
-    take_rate_slot(client)
+def analyze_photo(analyzer: SceneAnalyzer, photo: Photo, options: AnalyzeOptions) -> dict:
     with metrics.analysis_in_flight():
         decoded = decode_image(photo(), image_limits())
         analysis = analyzer.analyze(

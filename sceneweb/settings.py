@@ -33,10 +33,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "classifier.requestid.RequestId",  # first: every answer and log line below knows the request's id
-    "classifier.metrics.RequestMetrics",  # every answer counted, refusals of the middleware below included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything that could refuse them
+    "classifier.requestid.RequestId",  # every answer and log line below knows the request's id
+    "classifier.metrics.RequestMetrics",  # every answer counted, refusals of the middleware below included
     "classifier.middleware.RequestSizeLimit",  # 413 before an oversized body is read
     "django.middleware.common.CommonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
