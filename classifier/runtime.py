@@ -43,6 +43,7 @@ def inference_settings() -> InferenceSettings:
         threads=settings.SCENEWEB_TORCH_THREADS,
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
         calibration=tuple(sample_photos()),
+        device=settings.SCENEWEB_DEVICE,
     )
 
 

@@ -105,7 +105,9 @@ SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0
 SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
 SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
-SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
+# auto: bf16 where the CPU runs it natively, else fp32 (docs/speed.md); checked by engine.acceleration at load
+SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "auto")
+SCENEWEB_DEVICE = env_str("SCENEWEB_DEVICE", "auto")  # auto (the GPU when PyTorch sees one), cpu or cuda
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
 # Off: on a quiet CPU one network after the other on all cores is faster (bench/analyze.py);
 # sceneweb/gunicorn.py turns it on where each worker's share is a single PyTorch thread.
