@@ -91,4 +91,9 @@ def when_ready(server) -> None:
 
 
 def post_fork(server, worker) -> None:
+    """In each worker, before it accepts a connection: its thread count, then warm-up passes at that
+    count, so the first visitor is served as fast as the tenth (a worker that answers health is warm)."""
+    from classifier.runtime import warm_up
+
     torch.set_num_threads(torch_threads)
+    warm_up()
