@@ -22,6 +22,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ from torchvision import models  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench.analyze import load_average  # noqa: E402
+from bench.openvino_modes import openvino_network  # noqa: E402
 from classifier.engine import acceleration, cam  # noqa: E402
 from classifier.engine.acceleration import InferenceSettings  # noqa: E402
 from classifier.engine.imaging import decode_image, model_input  # noqa: E402
@@ -42,6 +44,7 @@ from classifier.testing.paths import SHARED  # noqa: E402
 SIZE = 128
 SCENE15 = SHARED / "datasets" / "scene15" / "train"
 RECIPE = ["--arch", "resnet18", "--weights", "none", "--mode", "scratch", "--epochs", "4", "--image-size", "64"]
+MODES = ("fused (fp32)", "bf16", "onnx (fp32)", "onnx-int8", "openvino bf16", "openvino int8")
 BAR = {"top1": 0.995, "top5_overlap": 0.99, "attribute_top10": 0.95, "cam_correlation": 0.99, "accuracy_points": 0.3}
 
 
@@ -119,7 +122,7 @@ def passes(row: dict, reference_accuracy: float) -> bool:
     )
 
 
-def run(out: Path) -> dict:
+def run(out: Path, only: Sequence[str]) -> dict:
     net, saved = trained_scene_net(out / "model.pth")
     intel, test, calibration = photo_sets(out)
 
@@ -139,10 +142,20 @@ def run(out: Path) -> dict:
     calibration_batches = prepared(calibration)
     reference = outputs(net, batches, weights, matrix)
     rows = {"eager (fp32 reference)": compare(reference, reference, labels)}
-    for name, settings in tqdm(modes.items(), desc="modes"):
-        batches_for_int8 = calibration_batches if settings.mode == "onnx-int8" else None
-        fast = acceleration.accelerate_scene_net(net, settings, SIZE, batches_for_int8)
-        rows[name] = compare(outputs(fast, batches, weights, matrix), reference, labels)
+    networks = {
+        name: lambda s=settings: acceleration.accelerate_scene_net(
+            net, s, SIZE, calibration_batches if s.mode == "onnx-int8" else None
+        )
+        for name, settings in modes.items()
+        if name in only
+    }
+    for precision in ("bf16", "int8"):
+        if f"openvino {precision}" in only:
+            networks[f"openvino {precision}"] = lambda p=precision: openvino_network(
+                net, SIZE, p, 2, calibration_batches
+            )
+    for name, make in tqdm(networks.items(), desc="modes"):
+        rows[name] = compare(outputs(make(), batches, weights, matrix), reference, labels)
     for row in rows.values():
         row["passes"] = passes(row, rows["eager (fp32 reference)"]["accuracy"])
     return {"rows": rows, "test_accuracy_at_training": saved["metrics"].get("test", {}), "load": load_average()}
@@ -169,10 +182,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/trained-rn18"), help="the finetune output folder")
     parser.add_argument("--train", action="store_true", help="run the training recipe first")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of: {', '.join(MODES)}")
     args = parser.parse_args()
     if args.train:
         train(args.out)
-    report = run(args.out)
+    report = run(args.out, args.modes.split(","))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     print(markdown(report))
