@@ -20,6 +20,7 @@ import os
 
 import torch
 
+from classifier.engine.acceleration import choose_device
 from sceneweb.env import env_int, env_str
 
 
@@ -46,7 +47,10 @@ threads = env_int("SCENEWEB_THREADS", 2, minimum=1)
 worker_class = "gthread"
 # The same variable the app reads (0 = automatic); here automatic means a fair share of the cores.
 torch_threads = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0) or torch_threads_per_worker(CPUS, workers, threads)
-preload_app = True
+# CUDA does not survive a fork: with a GPU each worker loads its own models (no preload, and
+# no analysis in the master); on a CPU the workers share the master's pages copy-on-write.
+ON_GPU = choose_device(env_str("SCENEWEB_DEVICE", "auto")) == "cuda"
+preload_app = not ON_GPU
 # With one PyTorch thread per worker, an analysis still uses two cores by running its two networks
 # side by side (docs/benchmarks.md, "Load test"); set before the app, which reads it, is loaded.
 os.environ.setdefault("SCENEWEB_PARALLEL_MODELS", "1" if torch_threads == 1 else "0")
@@ -79,7 +83,8 @@ def when_ready(server) -> None:
     from classifier.runtime import get_analyzer
 
     torch.set_num_threads(1)  # again: loading the app applies SCENEWEB_TORCH_THREADS, meant for the workers
-    get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
+    if not ON_GPU:
+        get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
     server.log.info(
         "sceneweb: %d workers x %d threads, %d PyTorch threads each, on %d cores; networks side by side: %s",
         workers,
