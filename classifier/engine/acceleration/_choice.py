@@ -14,18 +14,21 @@ from pathlib import Path
 
 import torch
 
+from classifier.engine.acceleration._openvino import openvino_installed
+
 log = logging.getLogger("sceneweb")
 
 NATIVE_FLAGS: dict[str, tuple[str, ...]] = {
+    "openvino-bf16": ("amx_bf16", "avx512_bf16"),
     "bf16": ("amx_bf16", "avx512_bf16"),
     "onnx-int8": ("amx_int8", "avx512_vnni"),
 }
 """The CPU flags (any one suffices) under which a reduced-precision mode runs natively; without
 them oneDNN emulates bf16 in fp32 (slower than fp32) and int8 loses its 4x dot products."""
 
-PASSES_FIDELITY = ("bf16",)
-"""Modes that met every bar of bench/fidelity.py on trained networks, fastest first (onnx-int8
-missed it and was slower than fp32: docs/benchmarks.md)."""
+PASSES_FIDELITY = ("openvino-bf16", "bf16")
+"""Modes that met every bar of bench/trained_fidelity.py on a trained network, fastest first
+(both int8 paths, ONNX Runtime's and OpenVINO's, missed it: docs/benchmarks.md)."""
 
 FALLBACK = "fused"
 
@@ -50,6 +53,11 @@ def choose_mode(flags: frozenset[str], candidates: tuple[str, ...] = PASSES_FIDE
     return FALLBACK, f"this CPU has none of {', '.join(wanted)}: fp32"
 
 
+def installed_candidates() -> tuple[str, ...]:
+    """The candidates whose runtime is installed here (openvino is an optional package)."""
+    return tuple(m for m in PASSES_FIDELITY if not m.startswith("openvino") or openvino_installed())
+
+
 def choose_device(requested: str) -> str:
     """ "cpu" or "cuda": `auto` takes the GPU when PyTorch sees one."""
     if requested not in ("auto", "cpu", "cuda"):
@@ -69,6 +77,6 @@ def resolved(settings, flags: frozenset[str] | None = None):
     elif device == "cuda":
         mode, why = "bf16" if torch.cuda.is_bf16_supported() else "fp16", "the networks run on the GPU"
     else:
-        mode, why = choose_mode(cpu_flags() if flags is None else flags)
+        mode, why = choose_mode(cpu_flags() if flags is None else flags, installed_candidates())
     log.info("sceneweb inference: mode %s on %s (%s)", mode, device, why)
     return dataclasses.replace(settings, mode=mode, device=device)

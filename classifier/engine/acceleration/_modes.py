@@ -17,11 +17,12 @@ import torch
 from torch import nn
 
 from classifier.engine.acceleration._onnx import OnnxNetwork
+from classifier.engine.acceleration._openvino import OpenVinoNetwork
 from classifier.engine.attributes import AttributeModel
 from classifier.engine.custom import CustomModel
 from classifier.engine.places import ConvClassifierSceneNet, SceneNet
 
-INFERENCE_MODES = ("fused", "eager", "bf16", "fp16", "onnx", "onnx-int8", "auto")
+INFERENCE_MODES = ("fused", "eager", "bf16", "fp16", "onnx", "onnx-int8", "openvino", "openvino-bf16", "auto")
 DEFAULT_MODE = "fused"
 """The engine's default: fp32, the same answers on every CPU; the service asks for "auto"."""
 GPU_MODES = ("fused", "bf16", "fp16")
@@ -146,11 +147,14 @@ def accelerate_attributes(
 
 
 def accelerate_custom(model: CustomModel, settings: InferenceSettings) -> CustomModel:
-    """A fine-tuned model in bf16/fp16 (its trunk; the head and CAM weights stay fp32); else as it is."""
-    if settings.mode not in REDUCED and settings.device == "cpu":
+    """A fine-tuned model in bf16/fp16 (its trunk; the head and CAM weights stay fp32); else as it is.
+
+    Under "openvino-bf16" it runs PyTorch's bf16: its trunk is a user's network of any family."""
+    dtype = REDUCED.get(settings.mode.removeprefix("openvino-"))
+    if dtype is None and settings.device == "cpu":
         return model
     net = copy.deepcopy(model.net)
-    net.blocks = _Reduced(_ChannelsLast(net.blocks), REDUCED.get(settings.mode, torch.float32), settings.device)
+    net.blocks = _Reduced(_ChannelsLast(net.blocks), dtype or torch.float32, settings.device)
     return dataclasses.replace(model, net=net)
 
 
@@ -163,6 +167,8 @@ def _prepare(
 ) -> Callable:
     if settings.mode.startswith("onnx"):  # calibration is given for onnx-int8 only
         return OnnxNetwork(module, input_size, settings.threads_per_network, outputs, calibration)
+    if settings.mode.startswith("openvino"):
+        return OpenVinoNetwork(module, input_size, settings.threads_per_network, outputs, settings.mode)
     if settings.mode in REDUCED or settings.device != "cpu":
         return _Reduced(fused(module), REDUCED.get(settings.mode, torch.float32), settings.device)
     return fused(module)
