@@ -31,33 +31,22 @@ from classifier.engine.acceleration import InferenceSettings  # noqa: E402
 from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from classifier.engine.places import build_scene_net, scene_model_spec  # noqa: E402
 
-PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
-
-
-class OpenVinoNetwork:
-    """An OpenVINO compiled model with a scene net's calling convention: (logits, features)."""
-
-    def __init__(self, compiled):
-        self.compiled = compiled
-
-    def __call__(self, batch: torch.Tensor):
-        results = self.compiled(batch.detach().float().numpy())
-        return tuple(torch.from_numpy(results[i].copy()) for i in range(len(results)))
-
 
 def openvino_network(
     module: torch.nn.Module, size: int, precision: str, threads: int, calibration: Sequence[torch.Tensor] = ()
-) -> OpenVinoNetwork:
+) -> acceleration.OpenVinoNetwork:
+    """The engine's OpenVINO network in fp32 or bf16, or in int8: its graph quantised by NNCF
+    (post-training static, activation ranges from the calibration batches) before it is compiled."""
     import nncf
-    import openvino
 
-    model = openvino.convert_model(module.eval(), example_input=torch.zeros(1, 3, size, size))
+    mode = "openvino-bf16" if precision == "bf16" else "openvino"
+    network = acceleration.OpenVinoNetwork(module, size, threads, 2, mode)
     if precision == "int8":
         data = nncf.Dataset(list(calibration), lambda t: t.numpy())
-        model = nncf.quantize(model, data, subset_size=len(calibration), preset=nncf.QuantizationPreset.PERFORMANCE)
-    config = {"INFERENCE_PRECISION_HINT": PRECISION[precision], "INFERENCE_NUM_THREADS": threads}
-    config["PERFORMANCE_HINT"] = "LATENCY"
-    return OpenVinoNetwork(openvino.Core().compile_model(model, "CPU", config))
+        network.model = nncf.quantize(
+            network.model, data, subset_size=len(calibration), preset=nncf.QuantizationPreset.PERFORMANCE
+        )
+    return network
 
 
 def candidates(name: str, threads: int, calibration: list[torch.Tensor]) -> dict:

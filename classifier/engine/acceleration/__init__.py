@@ -13,6 +13,9 @@ built, and is then only read, so one analyzer serves many threads.
   kernels), answers returned in fp32; 1.6-2x faster than "fused" on CPUs that have the
   instructions, slower on those that do not. Custom models run their trunk in bf16 too.
 - "fp16" (GPU only), and "fused"/"bf16" on a GPU with `device="cuda"` (SCENEWEB_DEVICE).
+- "openvino" / "openvino-bf16": the networks run by OpenVINO (optional package) in fp32 / bf16,
+  compiled once per process (`_openvino`); "openvino-bf16" was the fastest mode that met the
+  fidelity bar here.
 - "auto" (the service's default): resolved once at start-up by `resolved`, from the CPU's flags,
   among the modes that met the fidelity bar (`_choice`); otherwise "fused".
 - "onnx": the networks exported once to ONNX and run by ONNX Runtime, an optional package
@@ -26,7 +29,7 @@ run eagerly; the attribute model is accelerated in every case.
 
 The work lives in private modules, one per concept (as timm keeps its infrastructure):
 `_modes` (the settings and preparing a network for its mode), `_choice` (auto: the mode from
-the CPU's flags), `_onnx` (export, int8
+the CPU's flags), `_openvino`, `_onnx` (export, int8
 quantisation and the ONNX Runtime session) and `_pool` (the per-process threads that run the
 two networks side by side). Import from this package, not from them.
 """
@@ -52,6 +55,7 @@ from classifier.engine.acceleration._onnx import (
     int8_model,
     onnx_graph,
 )
+from classifier.engine.acceleration._openvino import OPENVINO_MISSING, OpenVinoNetwork, openvino_installed
 from classifier.engine.acceleration._pool import PerProcessPool, single_thread_pool, timed_inference
 
 __all__ = [
@@ -60,8 +64,10 @@ __all__ = [
     "INFERENCE_MODES",
     "ONNX_HINT",
     "ONNX_MISSING",
+    "OPENVINO_MISSING",
     "AcceleratedSceneNet",
     "InferenceSettings",
+    "OpenVinoNetwork",
     "PerProcessPool",
     "accelerate_attributes",
     "accelerate_custom",
@@ -75,6 +81,7 @@ __all__ = [
     "fused",
     "int8_model",
     "onnx_graph",
+    "openvino_installed",
     "resolved",
     "single_thread_pool",
     "timed_inference",

@@ -73,7 +73,7 @@ def resolved(settings, flags: frozenset[str] | None = None):
     """The settings with a concrete mode and device, logging once which mode runs and why."""
     device = choose_device(settings.device)
     if settings.mode != "auto":
-        mode, why = settings.mode, "chosen by name (SCENEWEB_INFERENCE_MODE)"
+        mode, why = settings.mode, "chosen by SCENEWEB_INFERENCE_MODE"
     elif device == "cuda":
         mode, why = "bf16" if torch.cuda.is_bf16_supported() else "fp16", "the networks run on the GPU"
     else:
