@@ -19,7 +19,7 @@ from classifier.engine.fetch import FetchPolicy
 from classifier.engine.imaging import ImageLimits
 from classifier.engine.installer import SAMPLE_SUFFIXES
 
-WARM_UP_PASSES = 3
+WARM_UP_PASSES = 2
 
 
 def warm_up(passes: int = WARM_UP_PASSES) -> None:

@@ -83,7 +83,8 @@ def when_ready(server) -> None:
     from classifier.runtime import get_analyzer
 
     torch.set_num_threads(1)  # again: loading the app applies SCENEWEB_TORCH_THREADS, meant for the workers
-    if not ON_GPU:
+    # Not on a GPU, nor with OpenVINO: a model it has run in the master crashes every forked worker.
+    if not ON_GPU and not get_analyzer().inference.mode.startswith("openvino"):
         get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
     server.log.info(
         "sceneweb: %d workers x %d threads, %d PyTorch threads each, on %d cores; networks side by side: %s",
