@@ -99,7 +99,7 @@ def main() -> None:
             naive += [baseline.analyze(data)["total"] for _ in range(args.requests)]
             for mode in modes:
                 env = {"SCENEWEB_INFERENCE_MODE": mode, "SCENEWEB_RATE_LIMIT": "0"}
-                with running_gunicorn(models, workers=1, **env) as server:
+                with running_gunicorn(models, workers=1, start_timeout=600, **env) as server:
                     first[mode].append(requests_ms(server.url, data, FIRST))
                     steady[mode] += requests_ms(server.url, data, args.requests)
                     chosen = [line for line in server.log.splitlines() if "sceneweb inference:" in line]
