@@ -13,6 +13,7 @@ from django.core.cache import cache
 
 from classifier.clients import rate_group
 from classifier.engine.errors import SceneWebError
+from classifier.metrics import RATE_LIMITED
 from classifier.sharedcache import CacheUnavailable, shared_cache
 
 RATE_WINDOW_S = 60
@@ -49,6 +50,7 @@ def take_rate_slot(client: str, now: float | None = None) -> None:
             "please try again shortly."
         ) from None
     if count > limit:
+        RATE_LIMITED.inc()
         raise RateLimited(retry_after=max(1, math.ceil((window + 1) * RATE_WINDOW_S - now)))
 
 

@@ -55,7 +55,7 @@ def cache_status() -> CacheStatus:
     try:
         cache.set(PROBE_KEY, token, timeout=10)
         if cache.get(PROBE_KEY) != token:
-            return CacheStatus(False, "the shared cache did not keep a value it was given")
+            return CacheStatus(False, "the shared cache did not keep a value")
     except CACHE_ERRORS as exc:
-        return CacheStatus(False, f"the shared cache is unavailable ({type(exc).__name__}: {str(exc)[:200]})")
+        return CacheStatus(False, f"the shared cache is unreachable ({type(exc).__name__})")
     return CacheStatus(True, "ok")
