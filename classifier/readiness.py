@@ -23,7 +23,6 @@ def models_check() -> str:
 
 
 def cache_check() -> str:
-    """A probe key written and read back (`sharedcache.cache_status`)."""
     status = cache_status()
     return OK if status.reachable else status.detail
 

@@ -24,7 +24,6 @@ log = logging.getLogger("sceneweb.cache")
 
 # Redis down or timing out; SQLite locked, full or unwritable; the disk full under diskcache's value files.
 CACHE_ERRORS = (RedisError, sqlite3.Error, OSError)
-PROBE_KEY = "sceneweb:probe"
 
 
 class CacheUnavailable(SceneWebError):
@@ -50,12 +49,13 @@ class CacheStatus:
 
 
 def cache_status() -> CacheStatus:
-    """Whether the shared cache takes a write and gives it back (what a readiness check asks)."""
-    token = secrets.token_hex(4)
+    """Whether the shared cache takes a write and gives it back (what a readiness check asks). Each
+    probe has its own key, so two probes at once cannot read each other's value."""
+    key, token = f"sceneweb:probe:{secrets.token_hex(8)}", secrets.token_hex(4)
     try:
-        cache.set(PROBE_KEY, token, timeout=10)
-        if cache.get(PROBE_KEY) != token:
-            return CacheStatus(False, "the shared cache did not keep a value")
-    except CACHE_ERRORS as exc:
+        cache.set(key, token, timeout=10)
+        kept = cache.get(key) == token
+        cache.delete(key)
+    except CACHE_ERRORS as exc:  # the type only: the detail is answered to anyone who asks
         return CacheStatus(False, f"the shared cache is unreachable ({type(exc).__name__})")
-    return CacheStatus(True, "ok")
+    return CacheStatus(True, "ok") if kept else CacheStatus(False, "the shared cache did not keep a value it was given")

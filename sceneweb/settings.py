@@ -116,10 +116,6 @@ SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # 
 SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
 SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
-# Without the shared cache (Redis down, disk full) no slot can be counted: "open" keeps analysing
-# (a cache outage must not take the API down; workers x threads still bound the load), "closed"
-# answers 503 until the cache is back (for a service where abuse costs more than an outage).
-SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR = env_choice("SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR", "open", ("open", "closed"))
 # API keys (classifier/apikeys.py): when either is set, /api/analyze needs `Authorization: Bearer <key>`
 # and each key has its own rate limit. Both hold SHA-256 hashes only: `name:hash,...`, or a file
 # of `name hash` lines that `manage.py api_keys` writes.
@@ -130,6 +126,10 @@ SCENEWEB_API_KEYS_FILE = env_str("SCENEWEB_API_KEYS_FILE", "")
 # None by default: behind a proxy that is not in SCENEWEB_TRUSTED_PROXIES every visitor would be 127.0.0.1.
 SCENEWEB_METRICS_ALLOWED = env_list("SCENEWEB_METRICS_ALLOWED", [])
 SCENEWEB_METRICS_TOKEN = env_str("SCENEWEB_METRICS_TOKEN", "")
+# Without the shared cache (Redis down, disk full) no slot can be counted: "open" keeps analysing
+# (a cache outage must not take the API down; workers x threads still bound the load), "closed"
+# answers 503 until the cache is back (for a service where abuse costs more than an outage).
+SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR = env_choice("SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR", "open", ("open", "closed"))
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
