@@ -125,7 +125,8 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @ensure_csrf_cookie  # the panel's renderer sends it back with every update (settings.CSRF_COOKIE_NAME)
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "index.html")
+    limits = {"max_upload_mb": settings.SCENEWEB_MAX_UPLOAD_MB, "max_photos": settings.SCENEWEB_PAGE_MAX_PHOTOS}
+    return render(request, "index.html", limits)
 
 
 @api_view("GET", "HEAD")

@@ -100,6 +100,7 @@ SCENEWEB_CUSTOM_MODELS = env_list("SCENEWEB_CUSTOM_MODELS", [])  # finetune chec
 SCENEWEB_MAX_UPLOAD_MB = env_int("SCENEWEB_MAX_UPLOAD_MB", 10, minimum=1)
 SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
 SCENEWEB_TOP_K = env_int("SCENEWEB_TOP_K", 5, minimum=1)
+SCENEWEB_PAGE_MAX_PHOTOS = env_int("SCENEWEB_PAGE_MAX_PHOTOS", 6, minimum=1)  # photos the page takes at once
 SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # test-only; check --deploy warns
 SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)

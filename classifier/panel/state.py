@@ -19,7 +19,7 @@ from classifier.panel.inputs import PanelRefused
 DISPLAY_SIDE = 512  # the photo travels back to the browser at most this large, once
 STATE_TTL_S = 3600  # how long an analysed photo stays clickable; then the visitor analyses it again
 STATE_KEY = re.compile(r"[A-Za-z0-9_-]{24}")  # what `secrets.token_urlsafe(18)` in `save_state` writes
-EXPIRED = "This result has expired; please analyse the photo again."
+EXPIRED = f"This result has expired: results are kept for {STATE_TTL_S // 60} minutes; please analyse the photo again."
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class PanelState:
 
     analysis: dict
     photo: bytes  # the display-size JPEG this server made
+    name: str = "your photo"  # the file name (or address, or sample) it came from: strip and downloads
 
     def picture(self) -> Image.Image:
         return Image.open(io.BytesIO(self.photo)).convert("RGB")
@@ -42,7 +43,11 @@ def display_jpeg(image: Image.Image) -> bytes:
 
 def save_state(state: PanelState) -> str:
     key = secrets.token_urlsafe(18)
-    cache.set(f"sceneweb:panel:{key}", {"analysis": state.analysis, "photo": state.photo}, timeout=STATE_TTL_S)
+    cache.set(
+        f"sceneweb:panel:{key}",
+        {"analysis": state.analysis, "photo": state.photo, "name": state.name},
+        timeout=STATE_TTL_S,
+    )
     return key
 
 
@@ -53,4 +58,4 @@ def load_state(key: object) -> PanelState:
     stored = cache.get(f"sceneweb:panel:{key}")
     if not isinstance(stored, dict):
         raise PanelRefused(EXPIRED, code="panel_state_expired")
-    return PanelState(stored["analysis"], stored["photo"])
+    return PanelState(stored["analysis"], stored["photo"], stored.get("name", "your photo"))

@@ -31,7 +31,7 @@ def test_the_panel_layout_lists_the_samples(client, service, sample_photos):
     layout = json.dumps(response.json())
     for photo in sample_photos:
         assert f"/samples/{photo.name}/thumbnail.jpg" in layout
-    assert '"upload"' in layout and '"url-go"' in layout
+    assert '"uploads"' in layout and '"url-go"' in layout
 
 
 def test_a_thumbnail_is_a_small_jpeg(client, service, sample_photos):
