@@ -15,7 +15,7 @@ from dash import dcc, html
 from django.conf import settings
 from django.urls import reverse
 
-from classifier.gallery import list_samples
+from classifier.gallery import list_samples, log_missing_samples
 from classifier.panel.inputs import DEFAULT_OPACITY
 
 
@@ -23,6 +23,7 @@ def sample_gallery() -> html.Div | None:
     """The samples, or nothing at all when none are installed (`checks` tells the operator)."""
     names = list_samples()
     if not names:
+        log_missing_samples()
         return None
     buttons = [
         html.Button(

@@ -84,6 +84,7 @@ def test_a_phone_offers_its_camera(open_page):
     assert page.locator(".sw-camera").is_visible()
     assert page.locator("#camera-input").get_attribute("capture") == "environment"
     assert page.locator("#webcam-open").is_hidden()
+    screenshot(page, "state-phone-camera.png")
 
 
 def test_a_result_keeps_its_address_until_it_expires(open_page, sample_photos):
