@@ -4,6 +4,7 @@ result that keeps its own address (reload, recent list, expiry)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -123,3 +124,19 @@ def test_the_rate_limit_is_said_beside_the_sample_that_was_clicked(open_page, se
     page.locator(".sw-sample").nth(1).click()
     page.wait_for_selector("#sample-error:not(:empty)")
     assert page.locator("#sample-error").inner_text().startswith("Too many analyses from your address")
+
+
+def test_a_refused_request_and_an_unreachable_server_are_said_beside_the_input(open_page, sample_photos):
+    page = open_page()
+    too_large = json.dumps({"error": "The request is too large; the limit is 13 MB.", "code": "request_too_large"})
+    page.route("**/_dash-update-component", lambda route: route.fulfill(status=413, body=too_large))
+    page.set_input_files("#photo-input", str(sample_photos[0]))
+    page.wait_for_selector("#photo-error:not(:empty)")
+    assert page.locator("#photo-error").inner_text() == "The request is too large; the limit is 13 MB."
+    assert page.locator("#photo-note").inner_text() == ""
+    page.unroute("**/_dash-update-component")
+    page.route("**/_dash-update-component", lambda route: route.abort())
+    page.locator(".sw-sample").first.click()
+    page.wait_for_selector("#sample-error:not(:empty)")
+    assert page.locator("#sample-error").inner_text().startswith("The server could not be reached")
+    assert page.locator("#url-go").is_enabled()
