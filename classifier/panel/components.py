@@ -54,10 +54,10 @@ def io_view(io: dict) -> list:
 def score_words(source: dict) -> str:
     """What an attribute score means, in plain words, for each source."""
     if source.get("source") == "densenet201":
-        return "Each score is a probability that the attribute is present (0% to 100%), judged on its own."
+        return "Each score is the probability (0% to 100%) that the attribute is present, judged on its own."
     return (
-        "The scores are raw responses of a linear layer, not percentages or probabilities: higher means "
-        "stronger, and they only compare with each other."
+        "Scores are raw linear responses, not probabilities or percentages: higher means stronger; "
+        "compare them only with each other."
     )
 
 
@@ -73,7 +73,7 @@ def attributes_view(
     if not attributes:
         return [html.P(note or "No attributes for this photo.", className="sw-note")]
     peak = max(max(a["score"] for a in attributes), 1e-9)
-    origin = f"From {source['description']}; {source['scores']}. {score_words(source)}" if source else ""
+    origin = f"From {source['description']}. {score_words(source)}" if source else ""
     return [
         html.Ul(
             [

@@ -28,9 +28,10 @@
     return { maxBytes: Number(zone.dataset.maxBytes) * 1048576, maxPhotos: Number(zone.dataset.maxPhotos) };
   }
 
-  function say(error, note) {
+  function say(error, note, done = false) {
     byId("photo-error").textContent = error || "";
     byId("photo-note").textContent = note || "";
+    byId("photo-note").classList.toggle("is-done", done); // an outcome, not work in progress
   }
 
   function accepted(file) {
@@ -284,7 +285,7 @@
     showUploadFeedback(feedback) {
       const error = [...pendingRefusals, (feedback && feedback.error) || ""].filter(Boolean).join(" ");
       pendingRefusals = [];
-      say(error, (feedback && feedback.status) || "");
+      say(error, (feedback && feedback.status) || "", true);
       return Date.now();
     },
     rememberResult(meta) {

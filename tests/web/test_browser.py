@@ -175,7 +175,7 @@ def test_a_fresh_install_shows_ten_attributes_each_with_its_own_heatmap(
     assert page.locator("#attributes .sw-attrs li").count() == 10
     origin = page.locator("#attributes .sw-attr-source").inner_text()
     assert "WideResNet-18" in origin and "raw linear responses, not probabilities" in origin
-    assert "not percentages" in origin
+    assert "or percentages" in origin
     assert not page.locator(".sw-attr-value").first.inner_text().endswith("%")
     scene_heat = page.locator("#heat").get_attribute("src")
     second = page.locator(".sw-attr").nth(1)

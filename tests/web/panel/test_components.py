@@ -56,7 +56,7 @@ def test_attributes_are_listed_with_their_scores():
     matrix = {"source": "wideresnet18-linear", "description": "the matrix", "scores": "raw linear responses"}
     listing, origin = attributes_view([{"label": "natural light", "score": 85.1}], None, matrix)
     assert listing.children[0].children.children[2].children == "85.1"  # never "85.10", never a percentage
-    assert "not percentages" in origin.children
+    assert "or percentages" in origin.children
 
 
 def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_models, full_models_dir, photo_bytes):
