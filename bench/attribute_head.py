@@ -39,13 +39,9 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from classifier.testing.paths import SHARED  # noqa: E402
 from classifier.training.attribute_inputs import database_features  # noqa: E402
-from classifier.training.attribute_training import (  # noqa: E402
-    TrainingFiles,
-    TrainingOptions,
-    score_attributes,
-    train_attributes,
-)
+from classifier.training.attribute_training import TrainingOptions, score_attributes, train_attributes  # noqa: E402
 from classifier.training.pretrained import attribute_net  # noqa: E402
+from classifier.training.run_files import RunFiles  # noqa: E402
 from classifier.training.sun_attributes import SunAttributeFiles, read_database  # noqa: E402
 
 SCENE15 = SHARED / "datasets" / "scene15" / "train"
@@ -161,7 +157,7 @@ def main() -> None:
         load_between = os.getloadavg()
         started = time.perf_counter()
         report = train_attributes(
-            database, options, TrainingFiles(root / "out" / "head.pth"), cache_dir=root / "cache", log=print
+            database, options, RunFiles.beside(root / "out" / "head.pth"), cache_dir=root / "cache", log=print
         )
         training = time.perf_counter() - started
     head_epochs_sun = sun_sized_head_epochs(options)

@@ -1,4 +1,4 @@
-"""What the views are wrapped in: the JSON endpoints' method check and error answers, and the rate limit."""
+"""What the views are wrapped in: the JSON endpoints' method check and error answers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from functools import wraps
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from classifier.clients import client_address
 from classifier.engine.errors import SceneWebError
 from classifier.http_errors import error_response
-from classifier.ratelimit import take_rate_slot
 
 
 def api_view(*methods: str, csrf: bool = False) -> Callable:
@@ -31,14 +29,3 @@ def api_view(*methods: str, csrf: bool = False) -> Callable:
         return answer if csrf else csrf_exempt(answer)
 
     return decorate
-
-
-def rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Analysis views: each call takes a slot of the client's per-minute allowance."""
-
-    @wraps(view)
-    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        take_rate_slot(client_address(request))
-        return view(request, *args, **kwargs)
-
-    return guarded

@@ -11,7 +11,9 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from classifier.engine.errors import SceneWebError
+from classifier.metrics import REFUSALS
 from classifier.ratelimit import RateLimited
+from classifier.requestid import request_id
 from classifier.requestlog import log_refusal
 
 STATUS_BY_CODE = {
@@ -31,10 +33,16 @@ STATUS_BY_CODE = {
     "file_too_large": 413,
     "too_many_pixels": 413,
     "decompression_bomb": 413,
+    "too_many_scans": 413,  # a JPEG built to make the decoder walk its pixels thousands of times
+    "decode_timeout": 413,  # the decode passed SCENEWEB_DECODE_TIMEOUT and was killed
+    "decode_memory": 413,  # the decode needs more than SCENEWEB_DECODE_MEMORY_MB
     "not_found": 404,
     "method_not_allowed": 405,
     "json_required": 415,
     "csrf_failed": 403,
+    "api_key_required": 401,
+    "api_key_invalid": 401,
+    "too_many_images": 413,
 }
 
 
@@ -44,11 +52,17 @@ def http_status(error: SceneWebError) -> int:
     return next(STATUS_BY_CODE[code] for code in codes if code in STATUS_BY_CODE)
 
 
+def error_body(message: str, code: str) -> dict:
+    """The one shape of an error: plain words, a short code, and the request's id to quote."""
+    return {"error": message, "code": code, "request_id": request_id()}
+
+
 def error_response(request: HttpRequest, error: SceneWebError) -> JsonResponse:
     """Plain words and a short code, 4xx or 5xx, and one log line; nothing else reaches the client."""
     status = http_status(error)
     log_refusal(request, error, status)
-    response = JsonResponse({"error": error.message, "code": error.code}, status=status)
+    REFUSALS.labels(error.code).inc()
+    response = JsonResponse(error_body(error.message, error.code), status=status)
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
     return response

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from classifier.engine.errors import SceneWebError
+from classifier.metrics import RATE_LIMITED
 
 RATE_WINDOW_S = 60
 
@@ -43,4 +44,5 @@ def take_rate_slot(client: str, now: float | None = None) -> None:
         cache.set(key, 1, timeout=2 * RATE_WINDOW_S)
         count = 1
     if count > limit:
+        RATE_LIMITED.inc()
         raise RateLimited(retry_after=max(1, math.ceil((window + 1) * RATE_WINDOW_S - now)))

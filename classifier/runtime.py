@@ -21,16 +21,22 @@ from classifier.engine.installer import SAMPLE_SUFFIXES
 
 @cache
 def get_analyzer() -> SceneAnalyzer:
-    inference = inference_settings()
-    apply_thread_setting(inference.threads)
-    return SceneAnalyzer.from_models_dir(
-        settings.SCENEWEB_MODELS_DIR,
-        scene_model=settings.SCENEWEB_SCENE_MODEL,
-        attributes_source=settings.SCENEWEB_ATTRIBUTES_SOURCE,
-        custom_models=settings.SCENEWEB_CUSTOM_MODELS,
-        top_k=settings.SCENEWEB_TOP_K,
-        inference=inference,
-    )
+    recipe = analyzer_recipe()
+    apply_thread_setting(recipe["inference"].threads)
+    return SceneAnalyzer.from_models_dir(**recipe)
+
+
+def analyzer_recipe() -> dict:
+    """The arguments of `SceneAnalyzer.from_models_dir` the settings ask for: plain values, so a
+    process elsewhere (a Ray actor) builds the same analyzer without Django."""
+    return {
+        "models_dir": settings.SCENEWEB_MODELS_DIR,
+        "scene_model": settings.SCENEWEB_SCENE_MODEL,
+        "attributes_source": settings.SCENEWEB_ATTRIBUTES_SOURCE,
+        "custom_models": settings.SCENEWEB_CUSTOM_MODELS,
+        "top_k": settings.SCENEWEB_TOP_K,
+        "inference": inference_settings(),
+    }
 
 
 def inference_settings() -> InferenceSettings:
@@ -56,7 +62,14 @@ def sample_photos() -> list[Path]:
 
 
 def image_limits() -> ImageLimits:
-    return ImageLimits(max_bytes=settings.SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024, max_pixels=settings.SCENEWEB_MAX_PIXELS)
+    """What every door (API, panel, URLs, samples, CLI) holds an image to, `decode_image`'s deadline
+    and memory cap included."""
+    return ImageLimits(
+        max_bytes=settings.SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024,
+        max_pixels=settings.SCENEWEB_MAX_PIXELS,
+        decode_timeout_s=settings.SCENEWEB_DECODE_TIMEOUT,
+        decode_memory_mb=settings.SCENEWEB_DECODE_MEMORY_MB,
+    )
 
 
 def fetch_policy() -> FetchPolicy:

@@ -32,6 +32,10 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("api/analyze", views.analyze, name="analyze"),
     path("api/health", views.health, name="health"),
+    path("api/ready", views.ready, name="ready"),
+    path("api/openapi.json", views.openapi_json, name="openapi"),
+    path("api/docs", views.api_docs, name="api-docs"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("samples/<str:name>/thumbnail.jpg", views.sample_thumbnail, name="sample-thumbnail"),
     path("django_plotly_dash/", include((panel_patterns(), dash_namespace))),
 ]

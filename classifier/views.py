@@ -18,27 +18,32 @@ from importlib.metadata import version
 from dash.exceptions import DashException
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import csrf as csrf_views
 from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django_plotly_dash import views as dash_views
 
-from classifier import gallery, sources
+from classifier import gallery, metrics
+from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, request_photos
+from classifier.apikeys import api_client
 from classifier.apps import PROCESS_STARTED
-from classifier.decorators import api_view, rate_limited
+from classifier.clients import client_address
+from classifier.decorators import api_view
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
-from classifier.http_errors import error_response
+from classifier.http_errors import error_body, error_response, http_status
+from classifier.openapi import openapi_document
 from classifier.panel.app import APP_NAME
+from classifier.ratelimit import take_rate_slot
+from classifier.readiness import OK, readiness
 from classifier.requestlog import log_field
 from classifier.runtime import get_analyzer, image_limits
 
 logger = logging.getLogger("sceneweb.panel")
 
-FALSE_WORDS = {"0", "false", "no", "off"}
 JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
 VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-dash", "pillow")
 
@@ -46,57 +51,47 @@ VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-d
 # -- the API -----------------------------------------------------------------------------------
 
 
-def json_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise SceneWebError("The request body is not valid JSON.", code="bad_json") from None
-    if not isinstance(body, dict):
-        raise SceneWebError('Send a JSON object: {"url": "https://..."} or {"sample": "name.jpg"}.', code="bad_json")
-    return body
-
-
-def image_from_request(request: HttpRequest) -> bytes:
-    """The photo's bytes from whichever way it came: multipart `image`, JSON `url` or JSON `sample`."""
-    if request.content_type == "application/json":
-        body = json_body(request)
-        if "url" in body:
-            return sources.url_bytes(body["url"])
-        if "sample" in body:
-            return sources.sample_bytes(body["sample"])
-        raise SceneWebError('Send {"url": "https://..."} or {"sample": "name.jpg"}.', code="no_image")
-    try:
-        upload = request.FILES.get("image")
-    except MultiPartParserError:
-        raise SceneWebError("The multipart upload is malformed.", code="bad_multipart") from None
-    if upload is None:
-        raise SceneWebError(
-            "Send the photo as the multipart field `image` (curl -F image=@photo.jpg), or JSON with `url` or `sample`.",
-            code="no_image",
-        )
-    return upload.read()
-
-
-def cam_class_param(request: HttpRequest, analyzer: SceneAnalyzer) -> int | None:
-    raw = request.GET.get("cam_class", "").strip()
-    if not raw:
-        return None
-    classes = len(analyzer.labels.categories)
-    if not raw.isdigit() or int(raw) >= classes:
-        raise SceneWebError(
-            f"cam_class must be a category index from 0 to {classes - 1}, not {raw[:20]!r}.", code="cam_class_invalid"
-        )
-    return int(raw)
-
-
 @api_view("POST")
-@rate_limited
 def analyze(request: HttpRequest) -> JsonResponse:
+    """One photo answers its analysis; several answer {"results": [...]}, each an analysis or its own
+    error. Each photo takes a slot of the client's rate limit (its API key's, when keys are required)
+    when its turn comes."""
+    client = api_client(request) or client_address(request)
     analyzer = get_analyzer()
-    heatmap = request.GET.get("heatmap", "1").strip().lower() not in FALSE_WORDS
-    cam_class = cam_class_param(request, analyzer)
-    decoded = decode_image(image_from_request(request), image_limits())
-    return JsonResponse(analyzer.analyze(decoded, heatmap=heatmap, cam_class=cam_class).to_dict())
+    body = json_body(request) if request.content_type == "application/json" else None
+    options = analyze_options(request, body, analyzer)
+    photos, several = request_photos(request, body)
+    if not several:
+        return JsonResponse(analyze_photo(analyzer, photos[0], options, client))
+    results = []
+    for photo in photos:
+        try:
+            results.append(analyze_photo(analyzer, photo, options, client))
+        except SceneWebError as exc:
+            results.append({"error": exc.message, "code": exc.code, "status": http_status(exc)})
+    return JsonResponse({"results": results})
+
+
+def analyze_photo(analyzer: SceneAnalyzer, photo: Photo, options: AnalyzeOptions, client: str) -> dict:
+    take_rate_slot(client)
+    with metrics.analysis_in_flight():
+        decoded = decode_image(photo(), image_limits())
+        analysis = analyzer.analyze(
+            decoded, heatmap=options.heatmap, cam_class=options.cam_class, outputs=options.outputs, top_k=options.top_k
+        )
+    metrics.observe_timings(analysis.timings_ms)
+    return options.select(analysis.to_dict())
+
+
+@api_view("GET", "HEAD")
+def openapi_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi_document())
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """Swagger UI over /api/openapi.json; its settings travel as JSON data, not as an inline script."""
+    swagger = {"url": reverse("openapi"), "layout": "BaseLayout", "deepLinking": True}
+    return render(request, "api_docs.html", {"swagger_settings": json.dumps(swagger).replace("<", "\\u003c")})
 
 
 @api_view("GET", "HEAD")
@@ -118,6 +113,24 @@ def health(request: HttpRequest) -> JsonResponse:
             "uptime_s": round(time.monotonic() - PROCESS_STARTED, 1),
         }
     return JsonResponse(answer)
+
+
+@api_view("GET", "HEAD")
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness, for the load balancer: 503 until the models are loaded and the shared cache answers."""
+    checks = readiness()
+    is_ready = all(result == OK for result in checks.values())
+    answer = {"status": "ready" if is_ready else "not_ready", "checks": checks}
+    return JsonResponse(answer, status=200 if is_ready else 503)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, for SCENEWEB_METRICS_ALLOWED addresses or the token; nobody else sees it."""
+    if request.method not in ("GET", "HEAD") or not metrics.may_read(request):
+        return not_found(request, None)
+    analyzer = get_analyzer()
+    metrics.record_models(analyzer.models, analyzer.inference.mode)
+    return metrics.exposition()
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -214,14 +227,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith(JSON_PATHS):
-        return JsonResponse({"error": f"There is nothing at {request.path}.", "code": "not_found"}, status=404)
+        return JsonResponse(error_body(f"There is nothing at {request.path}.", "not_found"), status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Unexpected failures: logged by Django with the traceback; the client gets only plain words."""
     if request.path.startswith(JSON_PATHS):
-        return JsonResponse(
-            {"error": "Something went wrong on our side; please try again.", "code": "internal"}, status=500
-        )
+        return JsonResponse(error_body("Something went wrong on our side; please try again.", "internal"), status=500)
     return defaults.server_error(request)

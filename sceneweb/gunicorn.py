@@ -17,6 +17,9 @@ this process may use.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -62,13 +65,39 @@ max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+# request_id: the id the app answered in X-Request-ID (classifier/requestid.py), as in its own lines
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s request_id=%({x-request-id}o)s'
 proc_name = "sceneweb"
 # The control socket sits at one path per user, which a second instance on the host would take
 # over; systemd and Docker signal the master directly.
 control_socket_disable = True
 
 torch.set_num_threads(1)  # in the master, before the app loads (see the module docstring)
+
+# /metrics adds up every worker's numbers (prometheus_client's multiprocess mode): each process
+# writes them under this folder, which must be set before the app imports prometheus_client.
+OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # else the operator's, kept at exit
+if OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sceneweb-metrics-")
+METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_starting(server) -> None:
+    """A folder left by an earlier run would add its counts to ours: start from nothing."""
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker) -> None:
+    """A worker that exits (recycled, killed) stops counting in the live gauges (analyses in flight)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if OWN_METRICS_DIR:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 
 def when_ready(server) -> None:

@@ -5,9 +5,11 @@ The table in docs/settings.md lists every variable read here (a test keeps it ho
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from sceneweb.env import env_bool, env_float, env_int, env_list, env_path, env_str
@@ -31,6 +33,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "classifier.requestid.RequestId",  # first: every answer and log line below knows the request's id
+    "classifier.metrics.RequestMetrics",  # every answer counted, refusals of the middleware below included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything that could refuse them
     "classifier.middleware.RequestSizeLimit",  # 413 before an oversized body is read
@@ -63,7 +67,9 @@ DATABASES = {"default": dj_database_url.config(env="DATABASE_URL", default=f"sql
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# /api/docs runs the Swagger UI that django-ninja ships, from our own static files (no CDN).
+SWAGGER_UI_DIR = Path(find_spec("ninja").origin).parent / "static" / "ninja"
+STATICFILES_DIRS = [BASE_DIR / "static", ("ninja", SWAGGER_UI_DIR)]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # `collectstatic` writes hashed, compressed copies; whitenoise serves them with far-future,
 # immutable caching (unhashed names for 60 s). The test suite reads the source folders instead
@@ -99,12 +105,28 @@ SCENEWEB_MODELS_MIRROR = env_str("SCENEWEB_MODELS_MIRROR", "")  # fetch_models t
 SCENEWEB_CUSTOM_MODELS = env_list("SCENEWEB_CUSTOM_MODELS", [])  # finetune checkpoints, relative to the models dir
 SCENEWEB_MAX_UPLOAD_MB = env_int("SCENEWEB_MAX_UPLOAD_MB", 10, minimum=1)
 SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
+# Every decode runs in a child process killed past this deadline and capped at this memory (issue 18).
+SCENEWEB_DECODE_TIMEOUT = env_float("SCENEWEB_DECODE_TIMEOUT", 5.0, minimum=0.1)
+SCENEWEB_DECODE_MEMORY_MB = env_int("SCENEWEB_DECODE_MEMORY_MB", 1024, minimum=64)
 SCENEWEB_TOP_K = env_int("SCENEWEB_TOP_K", 5, minimum=1)
 SCENEWEB_PAGE_MAX_PHOTOS = env_int("SCENEWEB_PAGE_MAX_PHOTOS", 6, minimum=1)  # photos the page takes at once
+# Photos one /api/analyze call may carry (repeated `image` fields or JSON `images`); together they
+# stay within SCENEWEB_MAX_REQUEST_BYTES, and each takes a slot of the rate limit.
+SCENEWEB_MAX_IMAGES_PER_REQUEST = env_int("SCENEWEB_MAX_IMAGES_PER_REQUEST", 8, minimum=1)
 SCENEWEB_ALLOW_PRIVATE_URLS = env_bool("SCENEWEB_ALLOW_PRIVATE_URLS", False)  # test-only; check --deploy warns
 SCENEWEB_FETCH_CONNECT_TIMEOUT = env_float("SCENEWEB_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_FETCH_TIMEOUT = env_float("SCENEWEB_FETCH_TIMEOUT", 15.0, minimum=0.1)
 SCENEWEB_RATE_LIMIT = env_int("SCENEWEB_RATE_LIMIT", 30, minimum=0)  # analyses per client per minute; 0 = off
+# API keys (classifier/apikeys.py): when either is set, /api/analyze needs `Authorization: Bearer <key>`
+# and each key has its own rate limit. Both hold SHA-256 hashes only: `name:hash,...`, or a file
+# of `name hash` lines that `manage.py api_keys` writes.
+SCENEWEB_API_KEYS = env_list("SCENEWEB_API_KEYS", [])
+SCENEWEB_API_KEYS_FILE = env_str("SCENEWEB_API_KEYS_FILE", "")
+# /metrics (Prometheus): only from these addresses or CIDRs (the client address, as the rate limit
+# reads it), or with `Authorization: Bearer <SCENEWEB_METRICS_TOKEN>`; to anyone else it is a 404.
+# None by default: behind a proxy that is not in SCENEWEB_TRUSTED_PROXIES every visitor would be 127.0.0.1.
+SCENEWEB_METRICS_ALLOWED = env_list("SCENEWEB_METRICS_ALLOWED", [])
+SCENEWEB_METRICS_TOKEN = env_str("SCENEWEB_METRICS_TOKEN", "")
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
@@ -156,11 +178,20 @@ else:
         }
     }
 
+# Every line carries the id of the request it was written for (classifier.requestid);
+# SCENEWEB_LOG_FORMAT=json writes one JSON object per line instead of plain text.
+LOG_FORMAT = env_str("SCENEWEB_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"SCENEWEB_LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "classifier.requestid.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"},
+        "json": {"()": "classifier.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "loggers": {
         "sceneweb": {"handlers": ["console"], "level": env_str("SCENEWEB_LOG_LEVEL", "INFO")},
         # Django prints server errors (with the traceback) only in DEBUG by default; a production

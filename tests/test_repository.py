@@ -21,7 +21,6 @@ def environment_variables_read() -> set[str]:
     for source in [
         REPO / "sceneweb" / "settings.py",
         *REPO.glob("sceneweb/gunicorn*.py"),
-        *REPO.glob("gunicorn.conf.py"),
     ]:
         names |= set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
         names |= set(re.findall(r"environ(?:\.get)?[\[(]\s*\"([A-Z][A-Z0-9_]+)\"", source.read_text()))

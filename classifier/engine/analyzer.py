@@ -33,6 +33,9 @@ from classifier.engine.places import CamPass, SceneModelSpec, SceneNet, load_sce
 from classifier.engine.scores import Heatmap, SceneScore, rounded_grid
 
 IO_TOP = 10  # the official demo averages the IO labels of the ten best categories
+OUTPUTS = frozenset({"scenes", "io", "attributes", "cam", "heatmap"})
+ON_REQUEST = frozenset({"attribute_maps"})  # computed only when named in `outputs` (or asked for)
+"""What `SceneAnalyzer.analyze` can be asked for; the default is all of it."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Analysis:
     io: IndoorOutdoor
     attributes: list[AttributeScore]
     attributes_note: str | None
-    cam: Heatmap
+    cam: Heatmap | None
     cams: list[Heatmap]
     """Low-resolution maps for every listed scene, so a presenter can switch class without a rerun."""
     custom: list[CustomResult] = field(default_factory=list)
@@ -222,10 +225,20 @@ class SceneAnalyzer:
         *,
         heatmap: bool = True,
         cam_class: int | None = None,
+        outputs: frozenset[str] = OUTPUTS,
+        top_k: int | None = None,
         attribute_maps: bool = False,
     ) -> Analysis:
-        """Analyse one photo. `heatmap=False` skips the PNG overlay (grids are always returned);
-        `attribute_maps=True` adds where each listed attribute is."""
+        """Analyse one photo. `heatmap=False` skips the PNG overlay (grids are always returned).
+
+        `outputs` (any of OUTPUTS) computes only those parts: no attribute pass without "attributes",
+        no grids without "cam" or "heatmap", no PNG without "heatmap"; the parts left out are empty.
+        `attribute_maps=True` (or "attribute_maps" in `outputs`) adds where each listed attribute is."""
+        attribute_maps = attribute_maps or "attribute_maps" in outputs
+        heatmap = heatmap and "heatmap" in outputs
+        top_k = self.top_k if top_k is None else top_k
+        if not 1 <= top_k <= len(self.labels.categories):
+            raise ValueError(f"top_k must be within 1..{len(self.labels.categories)}, got {top_k}")
         clock = _Stopwatch()
         started = time.perf_counter()
         if isinstance(image, DecodedImage):
@@ -234,15 +247,18 @@ class SceneAnalyzer:
         with clock.stage("preprocess"):
             batch = model_input(image, self.weights.input_size, self.weights.mean, self.weights.std)
         with torch.inference_mode(), ExitStack() as scope:
-            run, attribute_scores = self._run_networks(batch, clock, scope)
+            wanted = "attributes" in outputs or attribute_maps  # the maps are of the listed attributes
+            run, attribute_scores = self._run_networks(batch, clock, scope, wanted)
             probabilities = torch.softmax(run.logits[0].float(), dim=0)
             attributes = [] if attribute_scores is None else self._top_attributes(attribute_scores[0])
-            with clock.stage("cam"):
-                scenes = self._top_scenes(probabilities)
-                io = self._indoor_outdoor(probabilities)
-                cams = [self._heatmap(run, s.index) for s in scenes]
-                chosen = self._chosen_cam(cams, run, cam_class)
-            custom = self._run_custom_models(image, batch, clock)
+            scenes = self._top_scenes(probabilities, top_k)
+            io = self._indoor_outdoor(probabilities)
+            cams, chosen = [], None
+            if outputs & {"cam", "heatmap"}:
+                with clock.stage("cam"):
+                    cams = [self._heatmap(run, s.index) for s in scenes]
+                    chosen = self._chosen_cam(cams, run, cam_class)
+            custom = self._run_custom_models(image, batch, clock) if "scenes" in outputs else []
             maps = self._attribute_maps(batch, run, attributes, clock) if attribute_maps else None
         if heatmap:
             with clock.stage("png"):
@@ -279,9 +295,12 @@ class SceneAnalyzer:
             )
 
     def _run_networks(
-        self, batch: torch.Tensor, clock: _Stopwatch, scope: ExitStack
+        self, batch: torch.Tensor, clock: _Stopwatch, scope: ExitStack, with_attributes: bool = True
     ) -> tuple[CamPass, torch.Tensor | None]:
         """The scene pass and the attribute scores: one after the other, or side by side on the pool."""
+        if not with_attributes:
+            with clock.stage(self.spec.name):
+                return scope.enter_context(self.scene_net.heatmap_pass(batch)), None
         attributes = None if self.attributes_share_scene_pass else self.attribute_model
         pending = None
         if self._pool is not None and attributes is not None:
@@ -315,8 +334,8 @@ class SceneAnalyzer:
                 results.append(model.predict(tensors[model.preprocessing], self.top_k))
         return results
 
-    def _top_scenes(self, probabilities: torch.Tensor) -> list[SceneScore]:
-        values, indices = probabilities.topk(self.top_k)
+    def _top_scenes(self, probabilities: torch.Tensor, top_k: int) -> list[SceneScore]:
+        values, indices = probabilities.topk(top_k)
         return [
             SceneScore(self.labels.categories[i], i, round(float(p), 6))
             for p, i in zip(values.tolist(), indices.tolist(), strict=True)

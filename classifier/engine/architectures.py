@@ -1,4 +1,5 @@
-"""torchvision networks by name, cut into a trunk of blocks and a new classifier head.
+"""The transfer-learning architectures: torchvision networks by name, cut into a trunk of
+blocks and a new classifier head (the scene networks' own registry is `places.SCENE_MODELS`).
 
 Every architecture becomes the same `TransferNet`: `blocks` (the trunk, in the order an image
 runs through them, so "unfreeze the last N blocks" means the same thing for all of them),
@@ -122,7 +123,7 @@ class Architecture:
     """One torchvision network: how to build it, cut it, feed it, and fetch its ImageNet weights."""
 
     name: str
-    build: Callable[..., nn.Module]
+    """torchvision's own name for the network (`torchvision.models.get_model` builds it)."""
     imagenet: models.WeightsEnum
     cut: Callable[[nn.Module], tuple[list[tuple[str, nn.Module]], int]]
     input_size: int = 224
@@ -133,8 +134,8 @@ class Architecture:
     def torchvision_net(self, weights: models.WeightsEnum | None = None) -> nn.Module:
         if self.name == "inception_v3":
             # With weights torchvision builds the aux branch to load them, then drops it on request.
-            return self.build(weights=weights, aux_logits=False, init_weights=weights is None)
-        return self.build(weights=weights)
+            return models.get_model(self.name, weights=weights, aux_logits=False, init_weights=weights is None)
+        return models.get_model(self.name, weights=weights)
 
     def transfer_net(self, num_classes: int, extra_fc: int = 0, source: nn.Module | None = None) -> TransferNet:
         """A TransferNet around `source` (a torchvision net with loaded weights) or a fresh random one."""
@@ -142,28 +143,20 @@ class Architecture:
         return TransferNet(nn.Sequential(OrderedDict(blocks)), feature_dim, num_classes, extra_fc)
 
 
-ARCHITECTURES: dict[str, Architecture] = {
+TRANSFER_ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("resnet18", models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, _resnet_blocks),
-        Architecture("resnet50", models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2, _resnet_blocks),
-        Architecture("resnet152", models.resnet152, models.ResNet152_Weights.IMAGENET1K_V2, _resnet_blocks),
-        Architecture("densenet121", models.densenet121, models.DenseNet121_Weights.IMAGENET1K_V1, _densenet_blocks),
-        Architecture("densenet201", models.densenet201, models.DenseNet201_Weights.IMAGENET1K_V1, _densenet_blocks),
-        Architecture("mobilenet_v2", models.mobilenet_v2, models.MobileNet_V2_Weights.IMAGENET1K_V2, _features_blocks),
-        Architecture(
-            "mobilenet_v3_large",
-            models.mobilenet_v3_large,
-            models.MobileNet_V3_Large_Weights.IMAGENET1K_V2,
-            _features_blocks,
-        ),
-        Architecture(
-            "efficientnet_b0", models.efficientnet_b0, models.EfficientNet_B0_Weights.IMAGENET1K_V1, _features_blocks
-        ),
-        Architecture("vgg16", models.vgg16, models.VGG16_Weights.IMAGENET1K_V1, _vgg_blocks),
+        Architecture("resnet18", models.ResNet18_Weights.IMAGENET1K_V1, _resnet_blocks),
+        Architecture("resnet50", models.ResNet50_Weights.IMAGENET1K_V2, _resnet_blocks),
+        Architecture("resnet152", models.ResNet152_Weights.IMAGENET1K_V2, _resnet_blocks),
+        Architecture("densenet121", models.DenseNet121_Weights.IMAGENET1K_V1, _densenet_blocks),
+        Architecture("densenet201", models.DenseNet201_Weights.IMAGENET1K_V1, _densenet_blocks),
+        Architecture("mobilenet_v2", models.MobileNet_V2_Weights.IMAGENET1K_V2, _features_blocks),
+        Architecture("mobilenet_v3_large", models.MobileNet_V3_Large_Weights.IMAGENET1K_V2, _features_blocks),
+        Architecture("efficientnet_b0", models.EfficientNet_B0_Weights.IMAGENET1K_V1, _features_blocks),
+        Architecture("vgg16", models.VGG16_Weights.IMAGENET1K_V1, _vgg_blocks),
         Architecture(
             "inception_v3",
-            models.inception_v3,
             models.Inception_V3_Weights.IMAGENET1K_V1,
             _inception_blocks,
             input_size=299,
@@ -177,6 +170,6 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 def architecture(name: str) -> Architecture:
     try:
-        return ARCHITECTURES[name]
+        return TRANSFER_ARCHITECTURES[name]
     except KeyError:
-        raise ValueError(f"Unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
+        raise ValueError(f"Unknown architecture {name!r}; known: {', '.join(TRANSFER_ARCHITECTURES)}") from None

@@ -53,11 +53,11 @@ def _modern_name(key: str) -> str:
 
 def state_dict_of(checkpoint: Mapping) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint, whether wrapped in `state_dict` (CSAIL, DataParallel) or plain,
-    under today's key names (see `migrate_state_dict`)."""
+    under the names it was saved with: `migrate_state_dict` renames them, once."""
     state = checkpoint.get("state_dict", checkpoint)
     if not isinstance(state, Mapping):
         raise ValueError("the checkpoint's state_dict is not a mapping")
-    return {_modern_name(key): value for key, value in state.items() if isinstance(value, torch.Tensor)}
+    return {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
 
 
 def migrate_state_dict(state: Mapping[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:

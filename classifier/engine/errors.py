@@ -55,3 +55,9 @@ class DatasetError(SceneWebError):
     """A training or evaluation data set is missing, incomplete or not in the expected layout."""
 
     code = "dataset_invalid"
+
+
+class SourceUnreadable(SceneWebError):
+    """A path given for analysis is not a readable regular file (a device, a FIFO, a dangling link...)."""
+
+    code = "unreadable"

@@ -1,46 +1,40 @@
 """Turning untrusted bytes into one RGB photo, and that photo into the networks' input tensor.
 
-Limits are checked in order of cost: byte count, then the header's pixel count (before any
-pixel is decoded), then the decode itself. Every failure is an `ImageRejected` in plain words.
+Limits are checked in order of cost: the bytes here (`image_checks.refuse_unless_acceptable`:
+size, signature, polyglots, JPEG scans), then in a decoder child process killed at the deadline
+and capped in memory (`decode_sandbox`): the header (dimensions, shape, memory, before any pixel
+is decoded), then the decode itself. Every failure is an `ImageRejected` in plain words.
+
+This module imports PyTorch only inside `model_input`, so the decoder children start without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+import pillow_heif
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from classifier.engine.decode_sandbox import DecoderPool
 from classifier.engine.errors import ImageRejected
-
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-ACCEPTED_TEXT = "JPEG, PNG, WebP, GIF, BMP or TIFF"
-
-# How each accepted format's files begin. Pillow is only ever asked to open these.
-IMAGE_SIGNATURES = (
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
+from classifier.engine.image_checks import (
+    ACCEPTED_FORMATS,
+    ACCEPTED_TEXT,
+    ImageLimits,
+    check_header,
+    refuse_unless_acceptable,
 )
 
-# Things people send instead of a photo, named in the refusal so they know what went wrong.
-NOT_IMAGE_SIGNATURES = (
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-)
+if TYPE_CHECKING:
+    import torch
+
 EXIF_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -58,20 +52,9 @@ QUARTER_TURNS = {
 }
 STRIP_PIXELS = 1 << 20
 """Source pixels converted to RGB at a time while shrinking: bounds the temporaries to a few MB."""
-WEBP_COST = 4
-"""Pillow decodes every WebP through libwebp's animation decoder, which holds about four
-full-size RGBA buffers (759 MB at 7000x7000, where PNG RGBA takes 232 MB; docs/benchmarks.md,
-"Decoding memory"), and offers no reduced-size decoding: so WebP gets a quarter of the pixel limit."""
-MARKUP_WORDS = ((b"<svg", "an SVG drawing"), (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"))
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    max_bytes: int = 10 * 1024 * 1024
-    max_pixels: int = 50_000_000
-    working_max_side: int = 1024
-    """Larger photos are downscaled while decoding: the networks see 224 px and the heatmap
-    overlay at most 512 px (`cam.render_overlay`); 1024 leaves a margin over both."""
+DEFAULT_LIMITS = ImageLimits()
+DECODERS = DecoderPool(f"{__name__}:decode_in_child")
+"""This process's decoder children (started by the first decode, forgotten by a fork)."""
 
 
 @dataclass(frozen=True)
@@ -80,82 +63,6 @@ class DecodedImage:
     format: str
     original_size: tuple[int, int]
     decode_ms: float
-
-
-def sniff_image_format(head: bytes) -> str | None:
-    """The accepted format whose signature ``head`` starts with, or None."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    return next((fmt for signature, fmt in IMAGE_SIGNATURES if head.startswith(signature)), None)
-
-
-def describe_non_image(data: bytes) -> str | None:
-    """What a rejected file most likely is (PDF, archive, SVG, HTML), to say so in the refusal."""
-    found = next((what for signature, what in NOT_IMAGE_SIGNATURES if data.startswith(signature)), None)
-    if found is None:
-        head = data[:1024].lstrip().lower()
-        found = next((what for word, what in MARKUP_WORDS if word in head), None)
-    return found
-
-
-def hidden_payload(data: bytes) -> str | None:
-    """A second file riding along with the image (a polyglot): a ZIP directory at the end,
-    or a PDF or markup header near the start where readers and browsers look for one."""
-    end_of_zip = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if end_of_zip >= 0 and len(data) - end_of_zip >= 22:
-        (comment_length,) = struct.unpack_from("<H", data, end_of_zip + 20)
-        if end_of_zip + 22 + comment_length == len(data):
-            return "a ZIP archive"
-    head = data[:1024].lower()
-    if b"%pdf-" in head:
-        return "a PDF document"
-    return next((what for word, what in (*MARKUP_WORDS, (b"<script", "a script")) if word in head), None)
-
-
-def _refuse_unless_acceptable(data: bytes, limits: ImageLimits) -> None:
-    """Everything that can be decided from the bytes alone, cheapest first, before Pillow sees them."""
-    if not data:
-        raise ImageRejected("The file is empty.", code="empty_file")
-    if len(data) > limits.max_bytes:
-        raise ImageRejected(
-            f"The file is {len(data) / 2**20:.1f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB.",
-            code="file_too_large",
-        )
-    if sniff_image_format(data) is None:
-        what = describe_non_image(data)
-        raise ImageRejected(
-            f"This is {what}, not a photo; please send {ACCEPTED_TEXT}."
-            if what
-            else f"This is not an image format we accept; please send {ACCEPTED_TEXT}.",
-            code="unsupported_format",
-        )
-    payload = hidden_payload(data)
-    if payload:
-        raise ImageRejected(
-            f"This file is an image and {payload} at once; please send a plain image.", code="polyglot_file"
-        )
-
-
-def _check_header(image: Image.Image, limits: ImageLimits) -> None:
-    """The header's dimensions, before a single pixel is decoded."""
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise ImageRejected("The image has no pixels.", code="corrupt_image")
-    if width * height > limits.max_pixels:
-        raise ImageRejected(
-            f"The image is {width}x{height} pixels; the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
-            code="too_many_pixels",
-        )
-    if image.format == "WEBP" and width * height > limits.max_pixels // WEBP_COST:
-        raise ImageRejected(
-            f"The WebP image is {width}x{height} pixels; WebP takes {WEBP_COST} times the memory of other formats "
-            f"to decode, so its limit is {limits.max_pixels / WEBP_COST / 1e6:.1f} megapixels. "
-            "Please send it as JPEG or PNG, or smaller.",
-            code="too_many_pixels",
-        )
-    if width * height > (Image.MAX_IMAGE_PIXELS or width * height):
-        # Pillow only warns below twice its limit; we treat its warning threshold as a refusal.
-        raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb")
 
 
 def _orientation(image: Image.Image) -> Image.Transpose | None:
@@ -181,10 +88,10 @@ def _rgb_converter(image: Image.Image) -> Callable[[Image.Image], Image.Image]:
     """How to turn this image's pixels (any strip of them) into RGB on white: 16-bit and integer
     grey scaled to 8 bits, transparency composited. Decided once for the whole image, so every
     strip is scaled alike."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        _, high = image.getextrema()
-        peak = 65535 if image.mode.startswith("I;16") or high > 255 else 255
-        return partial(_scaled_grey, peak=peak)
+    if image.mode.startswith("I;16"):  # Pillow has no extrema for the big-endian I;16B
+        return partial(_scaled_grey, peak=65535)
+    if image.mode == "I":
+        return partial(_scaled_grey, peak=65535 if image.getextrema()[1] > 255 else 255)
     if image.mode in ("P", "RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         return _on_white
     if image.mode == "RGB":
@@ -234,17 +141,67 @@ def shrink_to_rgb(image: Image.Image, max_side: int) -> Image.Image:
     return shrunk.resize(final, Image.Resampling.BILINEAR, box=(0, 0, width / factor[0], height / factor[1]))
 
 
-def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedImage:
+def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> DecodedImage:
     """Validate and decode; the first frame of an animation; EXIF orientation applied.
+
+    The entry point every door uses (API, panel, URLs, samples, CLI, training): the bytes are
+    checked here, the pixels decoded in a child process (`DECODERS`) that is killed past
+    ``limits.decode_timeout_s`` and fails past ``limits.decode_memory_mb``.
+    """
+    started = time.perf_counter()
+    refuse_unless_acceptable(data, limits)
+    answer = DECODERS.run(
+        data, dataclasses.asdict(limits), timeout_s=limits.decode_timeout_s, memory_mb=limits.decode_memory_mb
+    )
+    image = _working_image(answer.header, answer.payload, limits)
+    original_size = tuple(answer.header["original_size"])
+    return DecodedImage(image, answer.header["format"], original_size, (time.perf_counter() - started) * 1000)
+
+
+def decode_in_process(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> DecodedImage:
+    """`decode_image` without the child process: no deadline and no memory cap (bench/ compares
+    the two; never for a visitor's file)."""
+    started = time.perf_counter()
+    refuse_unless_acceptable(data, limits)
+    image, image_format, original_size = decode_pixels(data, limits)
+    return DecodedImage(image, image_format, original_size, (time.perf_counter() - started) * 1000)
+
+
+def decode_in_child(data: bytes, options: dict) -> tuple[dict, bytes]:
+    """What a decoder child runs: the working-size RGB photo as raw bytes and what it is."""
+    image, image_format, original_size = decode_pixels(data, ImageLimits(**options))
+    return {"format": image_format, "original_size": original_size, "size": image.size}, image.tobytes()
+
+
+def _working_image(header: dict, pixels: bytes, limits: ImageLimits) -> Image.Image:
+    """The child's answer as an image, once it is checked to be what was asked for."""
+    width, height = (int(side) for side in header["size"])
+    if not (0 < width <= limits.working_max_side and 0 < height <= limits.working_max_side):
+        raise ImageRejected("The decoder answered with an image of the wrong size.", code="decoder_crashed")
+    if len(pixels) != width * height * 3:
+        raise ImageRejected("The decoder answered with the wrong number of pixels.", code="decoder_crashed")
+    return Image.frombytes("RGB", (width, height), pixels)
+
+
+@cache
+def _register_heif() -> None:
+    """HEIC/HEIF through pillow-heif (libheif); AVIF is Pillow's own. No thumbnails, depth or
+    auxiliary images: only the primary picture is ever decoded."""
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+
+def decode_pixels(data: bytes, limits: ImageLimits) -> tuple[Image.Image, str, tuple[int, int]]:
+    """Pillow's part of the decode (run in a decoder child): header checks, then the pixels, shrunk
+    to the working size, RGB and upright.
 
     Any exception Pillow raises on these untrusted bytes is a rejection of the file, not a
     fault of the service: its plugins raise many kinds (OSError, SyntaxError, struct.error...).
+    A MemoryError is not: it is the child's memory cap, answered as such (`decode_sandbox`).
     """
-    started = time.perf_counter()
-    _refuse_unless_acceptable(data, limits)
+    _register_heif()
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-        _check_header(image, limits)
+        check_header(image, limits)
         image_format = image.format or "unknown"
         turn = _orientation(image)
         original_size = _oriented_size(image.size, turn)
@@ -255,7 +212,7 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIma
         image = shrink_to_rgb(image, limits.working_max_side)
         if turn is not None:
             image = image.transpose(turn)
-    except ImageRejected:
+    except (ImageRejected, MemoryError):
         raise
     except Image.DecompressionBombError:
         raise ImageRejected("The image would decompress to too many pixels.", code="decompression_bomb") from None
@@ -265,11 +222,13 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIma
         ) from None
     except Exception as exc:
         raise ImageRejected(f"The image is truncated or corrupt ({exc}).", code="corrupt_image") from None
-    return DecodedImage(image, image_format, original_size, (time.perf_counter() - started) * 1000)
+    return image, image_format, original_size
 
 
 def model_input(image: Image.Image, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """The official Places365 preprocessing: squash to size x size, scale to [0, 1], normalise."""
+    import torch  # here, not at the top: the decoder children import this module and never need it
+
     resized = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     array = np.asarray(resized, dtype=np.float32) / 255.0
     array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)

@@ -51,7 +51,6 @@ class KerasWeights:
     layers: list[KerasLayer]
     backend: str | None
     data_format: str | None
-    keras_version: str | None
 
     @property
     def theano_kernels(self) -> bool:
@@ -127,7 +126,6 @@ def read_keras_weights(path: Path) -> KerasWeights:
             layers=layers,
             backend=_text(attrs["backend"]) if "backend" in attrs else None,
             data_format=_data_format_in_config(attrs.get("model_config")),
-            keras_version=_text(attrs["keras_version"]) if "keras_version" in attrs else None,
         )
 
 

@@ -98,7 +98,3 @@ class PlacesLabels:
     def __post_init__(self) -> None:
         if len(self.categories) != len(self.io):
             raise ValueError(f"{len(self.categories)} categories but {len(self.io)} IO labels")
-
-    @classmethod
-    def from_files(cls, categories: Path, io: Path) -> PlacesLabels:
-        return cls(read_categories(categories), read_io_labels(io))

@@ -14,8 +14,6 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
-FEATURE_STRIDE = 16  # 224 px -> 14x14 layer4 map
-
 
 def build_wideresnet18(num_classes: int = 365) -> ResNet:
     net = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes)

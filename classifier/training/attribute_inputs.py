@@ -7,7 +7,7 @@ imports this one)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +18,10 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from classifier.engine.acceleration import fused
 from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD
+from classifier.training.augment import CROP_AND_FLIP, normalise
 from classifier.training.feature_cache import cache_file, image_set_key, streamed_features
 from classifier.training.loop import Log
-from classifier.training.sun_attributes import AttributeImages, SunAttributeDatabase, eval_transform, train_transform
+from classifier.training.sun_attributes import AttributeImages, SunAttributeDatabase
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class Inputs:
     """Batches for one mode, and the part of the DenseNet they feed."""
 
     part_of: Callable[[nn.Module], nn.Module]
-    loader: Callable[[Sequence[int], torch.Generator | None], DataLoader]
-    """Images of the split part given by indices; shuffled and augmented when a generator is given."""
+    loader: Callable[[Sequence[int], torch.Generator | None], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+    """Batches of the split part given by indices; shuffled and augmented when a generator is given."""
 
 
 def batches(dataset: Dataset, batch_size: int, generator=None, *, workers: int = 0, pin: bool = False) -> DataLoader:
@@ -46,12 +47,34 @@ def batches(dataset: Dataset, batch_size: int, generator=None, *, workers: int =
     )
 
 
+class PhotoBatches:
+    """Batches of squashed photos from `loader`, augmented (when given `generator`: training) as
+    whole batches, then normalised: the service's preprocessing, plus augmentation in training."""
+
+    def __init__(self, loader: DataLoader, generator: torch.Generator | None, augment: bool):
+        self.loader = loader
+        self.augmentation = CROP_AND_FLIP if augment and generator is not None else None
+        # Drawn from the shuffling generator: the epoch's seed decides the crops too, whatever the workers.
+        seed = int(torch.randint(2**62, (1,), generator=generator)) if generator is not None else 0
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, targets in self.loader:
+            images = images.float().div_(255)
+            if self.augmentation is not None:
+                images = self.augmentation(images, self.generator)
+            yield normalise(images, IMAGENET_MEAN, IMAGENET_STD), targets
+
+
 def photo_inputs(database: SunAttributeDatabase, options, device: torch.device) -> Inputs:
-    def loader(indices: Sequence[int], generator: torch.Generator | None) -> DataLoader:
-        size = options.image_size
-        transform = train_transform(size, options.augment) if generator else eval_transform(size)
-        images = AttributeImages(database, indices, transform)
-        return batches(images, options.batch_size, generator, workers=options.workers, pin=device.type == "cuda")
+    def loader(indices: Sequence[int], generator: torch.Generator | None) -> PhotoBatches:
+        images = AttributeImages(database, indices, options.image_size)
+        pin = device.type == "cuda"
+        loaded = batches(images, options.batch_size, generator, workers=options.workers, pin=pin)
+        return PhotoBatches(loaded, generator, options.augment)
 
     return Inputs(lambda net: net, loader)
 
@@ -84,13 +107,13 @@ def database_features(
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     )
-    all_photos = AttributeImages(database, range(len(database.paths)), eval_transform(options.image_size))
+    all_photos = AttributeImages(database, range(len(database.paths)), options.image_size)
     trunk = fused(net.features.eval())  # the service's default mode: a quarter faster, the same features to 1e-5
 
     def batches_from(start: int):
         rest = Subset(all_photos, range(start, len(all_photos)))
         for images, _ in batches(rest, options.batch_size, workers=options.workers, pin=device.type == "cuda"):
-            yield images.to(device, non_blocking=True)
+            yield normalise(images.to(device, non_blocking=True), IMAGENET_MEAN, IMAGENET_STD)
 
     started = time.perf_counter()
     found = streamed_features(

@@ -19,13 +19,12 @@ writing are the training core's (loop.py, resume.py, reports.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from classifier.engine.attributes import load_attribute_model, save_attribute_checkpoint
 from classifier.engine.errors import DatasetError
@@ -38,12 +37,9 @@ from classifier.training.metrics import mean_average_precision
 from classifier.training.pretrained import attribute_net
 from classifier.training.reports import Curves, attribute_report, format_report, write_report
 from classifier.training.resume import read_resume, restore_training, save_resume
-from classifier.training.sun_attributes import (
-    Split,
-    SunAttributeDatabase,
-    load_or_make_split,
-    name_differences,
-)
+from classifier.training.run_files import RunFiles
+from classifier.training.splits import Split
+from classifier.training.sun_attributes import SunAttributeDatabase, load_or_make_split, name_differences
 
 MODES = ("full", "head")
 CURVE_PANELS = {"loss": ["train_loss", "val_loss"], "mAP": ["train_map", "val_map"]}
@@ -92,23 +88,8 @@ RESUME_MUST_MATCH = (
 """What a resumed run must share with the interrupted one; epochs, workers and device may change."""
 
 
-@dataclass(frozen=True)
-class TrainingFiles:
-    """Everything a run writes, named after the checkpoint so they sit side by side."""
-
-    checkpoint: Path
-
-    def beside(self, suffix: str) -> Path:
-        return self.checkpoint.with_name(self.checkpoint.name.removesuffix(".pth") + suffix)
-
-    split = property(lambda self: self.beside(".split.json"))
-    resume = property(lambda self: self.beside(".resume.pth"))
-    report = property(lambda self: self.beside(".report.json"))
-    curves = property(lambda self: self.beside(".curves.png"))
-
-
 def score_attributes(
-    module: nn.Module, loader: DataLoader, device: torch.device, *, optimizer=None, part: str, **kwargs
+    module: nn.Module, loader: Iterable, device: torch.device, *, optimizer=None, part: str, **kwargs
 ) -> PassResult:
     """One pass of the multi-label soft-margin loss; outputs are per-attribute sigmoid scores."""
     module.train(optimizer is not None)
@@ -123,7 +104,7 @@ def _map(result: PassResult) -> float:
 def train_attributes(
     database: SunAttributeDatabase,
     options: TrainingOptions,
-    files: TrainingFiles,
+    files: RunFiles,
     *,
     split_path: Path | None = None,
     resume: bool = False,
@@ -141,10 +122,7 @@ def train_attributes(
             log(f"  {line}")
     split_path = Path(split_path or files.split)
     split, created = load_or_make_split(split_path, database, options.seed)
-    log(
-        f"split {'written to' if created else 'reused from'} {split_path}: "
-        f"{len(split.train)} train, {len(split.val)} val, {len(split.test)} test images"
-    )
+    log(f"split {'written to' if created else 'reused from'} {split_path}: {split.counts()} images")
     if len(split.train) < options.batch_size:
         raise DatasetError(f"The batch size {options.batch_size} exceeds the {len(split.train)} training images.")
 
@@ -164,12 +142,8 @@ def train_attributes(
     epochs = Epochs(net, inputs, database, options, files, split, device, progress)
     run = RunState()
     if resume:
-        state = read_resume(files.resume, ATTRIBUTES_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
+        state, run = read_resume(files.resume, ATTRIBUTES_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
         restore_training(state, epochs.trained, epochs.optimizer, epochs.scheduler)
-        best = (float(state["best_val_map"]),)
-        run = RunState(
-            epoch=int(state["epoch"]), history=list(state["history"]), best=best, best_step=state["best_epoch"]
-        )
         log(f"resuming after epoch {run.epoch} from {files.resume}")
     what = "the head" if options.mode == "head" else "all layers"
     log(f"training {what} on {device} for epochs {run.epoch + 1}..{options.epochs}")
@@ -236,10 +210,8 @@ class Epochs:
                 "dataset": "SUN Attribute Database",
             }
             save_attribute_checkpoint(self.files.checkpoint, self.net, self.database.names, metrics)
-        run_fields = {"epoch": run.epoch, "history": run.history, "best_epoch": run.best_step}
-        state = {**run_fields, "best_val_map": run.best[0]}
         save_resume(
-            self.files.resume, ATTRIBUTES_RESUME, asdict(options), self.trained, self.optimizer, self.scheduler, **state
+            self.files.resume, ATTRIBUTES_RESUME, asdict(options), self.trained, self.optimizer, self.scheduler, run
         )
 
     def summary(self, row: dict, improved: bool) -> str:
@@ -253,7 +225,7 @@ class Epochs:
 def finish(
     database: SunAttributeDatabase,
     options: TrainingOptions,
-    files: TrainingFiles,
+    files: RunFiles,
     split: Split,
     run: RunState,
     inputs: Inputs,

@@ -1,5 +1,5 @@
-"""Data augmentation on whole batches: flip, zoom (random resized crop), shift, rotation and
-colour jitter, each drawn per image.
+"""Data augmentation on whole batches, the one kind both trainers use: flip, zoom (random resized
+crop), shift, rotation and colour jitter, each drawn per image.
 
 Geometry is one random affine matrix per image applied with a single `grid_sample` call, and
 colour is a per-image scale: on a CPU this costs a small fraction of a training step, where
@@ -69,10 +69,18 @@ class Augmentation:
         return images.clamp(0, 1)
 
 
+CROP_AND_FLIP = Augmentation(
+    zoom=(1.0, 1 / math.sqrt(0.08)), shift=0.0, rotation=0.0, brightness=0.0, contrast=0.0, saturation=0.0
+)
+"""The SUN-attribute reference study's augmentation: a random crop of 8% to all of the photo's
+area (torchvision's RandomResizedCrop scales; square, as the photo is squashed first) resized
+to the input size, and a horizontal flip. `finetune` uses the default `Augmentation()`."""
+
+
 def normalise(images: torch.Tensor, mean, std) -> torch.Tensor:
     """uint8 or [0, 1] float (N, 3, h, w) -> the network's normalised input."""
     if images.dtype == torch.uint8:
         images = images.float().div_(255)
-    mean = torch.tensor(mean, dtype=images.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(std, dtype=images.dtype).view(1, 3, 1, 1)
+    mean = torch.tensor(mean, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(std, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
     return (images - mean) / std

@@ -28,7 +28,8 @@ from classifier.engine.checkpoints import save_atomically
 from classifier.training.augment import normalise
 from classifier.training.folders import Pixels, Sample
 
-CACHE_FORMAT = "sceneweb-features/1"
+CACHE_FORMAT = "sceneweb-features/2"
+"""2: photos are decoded as the service decodes them (EXIF orientation included); /1 files are never read."""
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "sceneweb" / "features"
 SAVE_EVERY = 2000
 """Images between two saves of an extraction in progress: a few minutes of CPU at most is lost."""

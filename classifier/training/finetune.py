@@ -25,16 +25,16 @@ from torch import nn
 from classifier.engine.architectures import Architecture, TransferNet, architecture
 from classifier.engine.checkpoints import read_checkpoint, state_dict_of
 from classifier.engine.custom import save_custom_checkpoint
-from classifier.engine.places import SCENE_MODELS
 from classifier.training.device import cpu_threads, pick_device
 from classifier.training.feature_cache import DEFAULT_CACHE_DIR
 from classifier.training.folders import DEFAULT_RATIOS, load_or_make_split
 from classifier.training.formats import FINETUNE_RESUME
 from classifier.training.loop import Log, PassResult, RunState, Score, fit, run_pass
 from classifier.training.phases import make_optimizer, set_trainable, train_mode, trainable_module
-from classifier.training.pretrained import places_weights_path, transfer_net
+from classifier.training.pretrained import places365_model, places_weights_path, transfer_net
 from classifier.training.reports import Curves, classifier_report, format_report, write_report
 from classifier.training.resume import read_resume, restore_training, save_resume
+from classifier.training.run_files import RunFiles
 from classifier.training.transfer_data import FeatureSource, prepare_data
 
 MODES = ("linear", "finetune", "scratch")
@@ -118,7 +118,7 @@ class FinetuneOptions:
             return self.weights
         if self.mode == "scratch":
             return "none"
-        return "places365" if self.arch in SCENE_MODELS else "imagenet"
+        return "places365" if places365_model(self.spec) is not None else "imagenet"
 
     @property
     def phases(self) -> tuple[int | None, ...]:
@@ -131,18 +131,6 @@ class FinetuneOptions:
 
 
 _DEFAULTS = asdict(FinetuneOptions())
-
-
-@dataclass(frozen=True)
-class OutputFiles:
-    folder: Path
-
-    checkpoint = property(lambda self: self.folder / "model.pth")
-    split = property(lambda self: self.folder / "split.json")
-    resume = property(lambda self: self.folder / "resume.pth")
-    metrics = property(lambda self: self.folder / "metrics.json")
-    confusion = property(lambda self: self.folder / "confusion.png")
-    curves = property(lambda self: self.folder / "curves.png")
 
 
 def classify(module: nn.Module, data, part: str, batch_size: int, device, *, generator=None, **kwargs) -> PassResult:
@@ -169,11 +157,11 @@ def finetune(
     progress: bool = True,
 ) -> dict:
     """Train on `data_dir`, write the best model and its report into `out_dir`; returns the report."""
-    files = OutputFiles(Path(out_dir))
-    name = options.name or files.folder.resolve().name
+    files = RunFiles.in_folder(Path(out_dir))
+    name = options.name or Path(out_dir).resolve().name
     with cpu_threads(options.threads):
         device = pick_device(options.device)
-        split, created = load_or_make_split(Path(data_dir), files.split, options.split, options.seed)
+        split, created = load_or_make_split(files.split, Path(data_dir), options.split, options.seed)
         log(f"split {'written to' if created else 'reused from'} {files.split}: {split.counts()}")
         log(f"{len(split.classes)} classes: {', '.join(split.classes)}")
         weights = options.initial_weights
@@ -204,8 +192,7 @@ def _train(net, data, options, files, split, device, *, name, resume, log, progr
     in the phase and after the epoch where it stopped."""
     run, saved = RunState(), None
     if resume:
-        saved = read_resume(files.resume, FINETUNE_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
-        run = RunState.restore(saved["run"])
+        saved, run = read_resume(files.resume, FINETUNE_RESUME, asdict(options), _DEFAULTS, RESUME_MUST_MATCH)
         log(f"resuming at phase {run.phase + 1}, after epoch {run.epoch}, from {files.resume}")
     for phase, blocks in enumerate(options.phases):
         if phase < run.phase:
@@ -275,10 +262,8 @@ class Phase:
         run.history[-1].update(elapsed=round(run.seconds, 1), best=improved)
         if improved:
             self._save_best(run)
-        state = {"run": asdict(run)}
-        save_resume(
-            self.files.resume, FINETUNE_RESUME, asdict(self.options), self.net, self.optimizer, self.scheduler, **state
-        )
+        options = asdict(self.options)
+        save_resume(self.files.resume, FINETUNE_RESUME, options, self.net, self.optimizer, self.scheduler, run)
 
     def summary(self, row: dict, improved: bool) -> str:
         return (
@@ -327,7 +312,7 @@ def _finish(net, data, options, files, split, run: RunState, device, *, log, pro
         "history": run.history,
     }
     curves = Curves(files.curves, CURVE_PANELS, "training (epochs counted over all phases)", x="step")
-    write_report(report, files.metrics, curves=curves, confusion=files.confusion)
+    write_report(report, files.report, curves=curves, confusion=files.confusion)
     log(format_report(report))
-    log(f"model {files.checkpoint}; metrics {files.metrics}; plots {files.confusion}, {files.curves}")
+    log(f"model {files.checkpoint}; metrics {files.report}; plots {files.confusion}, {files.curves}")
     return report

@@ -3,12 +3,10 @@
 A data folder is either `<class>/*.jpg` or `train/`, `val/`, `test/` each holding class
 folders. Parts that are missing are carved from the training images by a stratified split with
 a fixed seed; the split is written beside the model (relative paths), so a later run, a resumed
-run and `evaluate` see exactly the same images in each part.
+run and `evaluate` see exactly the same images in each part (the protocol of splits.py).
 
-Images are decoded with the service's own `decode_image` and squashed to the input size as the
-service's `model_input` does, so a model sees the same pixels in training and in serving. They
-are decoded once into a uint8 tensor: at 100x100 px the whole Intel-scenes set is 260 MB at
-most, and no epoch pays for JPEG decoding again.
+Images are decoded as the service decodes them (photos.py), once, into a uint8 tensor: at
+100x100 px the whole Intel-scenes set is 260 MB at most, and no epoch pays for JPEG decoding again.
 """
 
 from __future__ import annotations
@@ -21,19 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from classifier.engine.atomic import write_atomically
 from classifier.engine.errors import DatasetError, ImageRejected
-from classifier.engine.imaging import ImageLimits, decode_image
 from classifier.training.formats import FINETUNE_SPLIT, read_split_file
+from classifier.training.photos import squashed_pixels
+from classifier.training.splits import PARTS, Split, load_or_make
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-PARTS = ("train", "val", "test")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 DEFAULT_RATIOS = (70, 20, 10)
-# A user's own photos may be larger than an upload; the decoding (and downscaling) stays the service's.
-TRAINING_LIMITS = ImageLimits(max_bytes=200 * 2**20, max_pixels=200_000_000)
 
 
 @dataclass(frozen=True)
@@ -43,14 +38,9 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Split:
+class FolderSplit(Split[Sample]):
     classes: tuple[str, ...]
-    parts: dict[str, list[Sample]]
-    seed: int
     ratios: tuple[int, int, int]
-
-    def counts(self) -> str:
-        return ", ".join(f"{len(self.parts[p])} {p}" for p in PARTS)
 
 
 def is_image(path: Path) -> bool:
@@ -120,7 +110,7 @@ def _carve(samples: list[Sample], missing: Sequence[str], ratios: tuple[int, int
     return {p: carved[p] for p in ("train", *missing)}
 
 
-def make_split(data: Path, ratios: tuple[int, int, int], seed: int) -> Split:
+def make_split(data: Path, ratios: tuple[int, int, int], seed: int) -> FolderSplit:
     data = Path(data)
     if (data / "train").is_dir():
         classes, train = scan_classes(data / "train")
@@ -132,10 +122,10 @@ def make_split(data: Path, ratios: tuple[int, int, int], seed: int) -> Split:
         parts = stratified_split(samples, ratios, seed, len(classes))
     if len(classes) < 2:
         raise DatasetError(f"{data} has {len(classes)} class folder; a classifier needs at least two.")
-    return Split(classes, parts, seed, ratios)
+    return FolderSplit({p: tuple(parts[p]) for p in PARTS}, seed, classes, ratios)
 
 
-def write_split(split: Split, data: Path, path: Path) -> None:
+def write_split(path: Path, split: FolderSplit, data: Path) -> None:
     payload = {
         "format": FINETUNE_SPLIT,
         "data": str(Path(data).resolve()),
@@ -147,34 +137,26 @@ def write_split(split: Split, data: Path, path: Path) -> None:
     write_atomically(path, json.dumps(payload, indent=0))
 
 
-def read_split(path: Path, data: Path) -> Split:
+def read_split(path: Path, data: Path) -> FolderSplit:
     payload = read_split_file(path, FINETUNE_SPLIT, key="parts", remedy="delete it to make a new split")
-    parts = {part: [Sample(Path(data) / rel, int(label)) for rel, label in payload["parts"][part]] for part in PARTS}
+    parts = {
+        part: tuple(Sample(Path(data) / rel, int(label)) for rel, label in payload["parts"][part]) for part in PARTS
+    }
     absent = [s.path for samples in parts.values() for s in samples if not s.path.is_file()]
     if absent:
         raise DatasetError(
             f"{len(absent)} images listed in {path} are missing from {data} (e.g. {absent[0]}); "
             "delete the split file to split the folder afresh."
         )
-    return Split(tuple(payload["classes"]), parts, int(payload["seed"]), tuple(payload["ratios"]))
+    return FolderSplit(parts, int(payload["seed"]), tuple(payload["classes"]), tuple(payload["ratios"]))
 
 
-def load_or_make_split(data: Path, path: Path, ratios: tuple[int, int, int], seed: int) -> tuple[Split, bool]:
+def load_or_make_split(path: Path, data: Path, ratios: tuple[int, int, int], seed: int) -> tuple[FolderSplit, bool]:
     """The split saved beside the model if there is one (same images every run), else a new one."""
-    if Path(path).is_file():
-        return read_split(path, data), False
-    split = make_split(data, ratios, seed)
-    write_split(split, data, path)
-    return split, True
+    return load_or_make(path, data, make=lambda: make_split(data, ratios, seed), read=read_split, write=write_split)
 
 
 # -- pixels --------------------------------------------------------------------------------------
-
-
-def squashed_pixels(path: Path, size: int) -> np.ndarray:
-    """(size, size, 3) uint8: decoded and resized exactly as the service prepares an upload."""
-    image = decode_image(Path(path).read_bytes(), TRAINING_LIMITS).image
-    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 @dataclass(frozen=True)

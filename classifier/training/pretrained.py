@@ -17,15 +17,15 @@ from torchvision import models
 from torchvision.models import WeightsEnum
 
 from classifier.engine import catalogue
-from classifier.engine.architectures import ARCHITECTURES, Architecture, TransferNet
+from classifier.engine.architectures import TRANSFER_ARCHITECTURES, Architecture, TransferNet
 from classifier.engine.attributes import build_attribute_net
 from classifier.engine.checkpoints import load_weights_into, migrate_state_dict, read_checkpoint, state_dict_of
 from classifier.engine.custom import CHECKPOINT_FORMAT
 from classifier.engine.errors import DownloadFailed, SceneWebError
-from classifier.engine.places import SCENE_MODELS, load_scene_net
+from classifier.engine.places import SCENE_MODELS, SceneModelSpec, load_scene_net
 
 ATTRIBUTE_WEIGHTS_HINT = "pass --weights imagenet, --weights none or --weights PATH to a DenseNet-201 checkpoint"
-TRANSFER_WEIGHTS_HINT = "pass --weights places365 (resnet18/resnet50), imagenet, none, or a PATH to a checkpoint"
+TRANSFER_WEIGHTS_HINT = "pass --weights places365 (where it exists), imagenet, none, or a PATH to a checkpoint"
 
 
 def imagenet_net(build: Callable[[], nn.Module], weights: WeightsEnum, *, what: str, hint: str) -> nn.Module:
@@ -72,20 +72,37 @@ def attribute_net(weights: str, num_attributes: int) -> nn.Module:
 # Transfer learning: any registered architecture ------------------------------------------------
 
 
+def places365_model(spec: Architecture) -> SceneModelSpec | None:
+    """The scene model holding Places365 weights of this architecture, joined by its weights record's
+    own `arch` (Hybrid1365's extra ImageNet outputs make it another network's weights)."""
+    return next(
+        (
+            model
+            for model in SCENE_MODELS.values()
+            if model.weights.arch == spec.name and model.weights.num_classes == catalogue.PLACES_CLASSES
+        ),
+        None,
+    )
+
+
 def places_weights_path(spec: Architecture, models_dir: Path) -> Path:
-    return catalogue.asset_path(Path(models_dir), SCENE_MODELS[spec.name].weights_asset)
+    return catalogue.asset_path(Path(models_dir), _places365_model_of(spec).weights.name)
+
+
+def _places365_model_of(spec: Architecture) -> SceneModelSpec:
+    model = places365_model(spec)
+    if model is None:
+        known = sorted(name for name, a in TRANSFER_ARCHITECTURES.items() if places365_model(a) is not None)
+        raise SceneWebError(
+            f"Places365 weights exist here for {', '.join(known)} only, not {spec.name}; {TRANSFER_WEIGHTS_HINT}.",
+            code="weights_unavailable",
+        )
+    return model
 
 
 def _places_source(spec: Architecture, models_dir: Path) -> nn.Module:
-    if spec.name not in SCENE_MODELS:
-        raise SceneWebError(
-            f"Places365 weights exist here for {', '.join(sorted(set(SCENE_MODELS) & set(ARCHITECTURES)))} only, "
-            f"not {spec.name}; {TRANSFER_WEIGHTS_HINT}.",
-            code="weights_unavailable",
-        )
-    return load_scene_net(
-        SCENE_MODELS[spec.name], places_weights_path(spec, models_dir), install_hint=catalogue.FETCH_HINT
-    ).net
+    model = _places365_model_of(spec)
+    return load_scene_net(model, places_weights_path(spec, models_dir), install_hint=catalogue.FETCH_HINT).net
 
 
 def _file_source(spec: Architecture, path: Path) -> nn.Module | TransferNet:

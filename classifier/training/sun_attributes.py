@@ -21,20 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 import torch
-from PIL import Image
-from torchvision import transforms
 
 from classifier.engine.atomic import write_atomically
-from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD
-from classifier.engine.errors import DatasetError
-from classifier.engine.imaging import model_input
+from classifier.engine.errors import DatasetError, ImageRejected
 from classifier.training.formats import ATTRIBUTES_SPLIT, read_split_file
+from classifier.training.photos import squashed_pixels
+from classifier.training.splits import PARTS, Split, load_or_make
 
 IMAGES_MAT = "images.mat"
 ATTRIBUTES_MAT = "attributes.mat"
@@ -190,42 +187,35 @@ def name_differences(names: Sequence[str], reference: Sequence[str], reference_l
     return differences
 
 
-# The split ------------------------------------------------------------------------------------
+# The split (the protocol of splits.py) -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Split:
-    seed: int
-    train: tuple[int, ...]
-    val: tuple[int, ...]
-    test: tuple[int, ...]
-
-
-def make_split(count: int, seed: int) -> Split:
+def make_split(count: int, seed: int) -> Split[int]:
     """Shuffled 80/10/10 with a fixed seed: the same database and seed always give the same split."""
     order = np.random.default_rng(seed).permutation(count).tolist()
     n_train = round(count * SPLIT_FRACTIONS["train"])
     n_val = round(count * SPLIT_FRACTIONS["val"])
-    return Split(seed, tuple(order[:n_train]), tuple(order[n_train : n_train + n_val]), tuple(order[n_train + n_val :]))
+    cuts = {"train": order[:n_train], "val": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
+    return Split({part: tuple(indices) for part, indices in cuts.items()}, seed)
 
 
-def write_split(path: Path, split: Split, database: SunAttributeDatabase) -> None:
+def write_split(path: Path, split: Split[int], database: SunAttributeDatabase) -> None:
     """Image paths rather than indices, so the file stays right if images.mat is re-ordered."""
     payload = {
         "format": ATTRIBUTES_SPLIT,
         "seed": split.seed,
         "images": len(database.paths),
-        **{part: [database.paths[i] for i in getattr(split, part)] for part in SPLIT_FRACTIONS},
+        **{part: [database.paths[i] for i in split.parts[part]] for part in PARTS},
     }
     write_atomically(path, json.dumps(payload, indent=1))
 
 
-def read_split(path: Path, database: SunAttributeDatabase) -> Split:
+def read_split(path: Path, database: SunAttributeDatabase) -> Split[int]:
     remedy = "delete it (a new split is made) or pass --split with another file name"
     payload = read_split_file(path, ATTRIBUTES_SPLIT, key="train", remedy=remedy)
     index = {p: i for i, p in enumerate(database.paths)}
     parts = {}
-    for part in SPLIT_FRACTIONS:
+    for part in PARTS:
         listed = payload.get(part) or []
         unknown = [p for p in listed if p not in index]
         if unknown:
@@ -236,51 +226,27 @@ def read_split(path: Path, database: SunAttributeDatabase) -> Split:
         parts[part] = tuple(index[p] for p in listed)
     if sum(map(len, parts.values())) != len(set().union(*map(set, parts.values()))):
         raise DatasetError(f"Split file {path} lists an image in more than one part; {remedy}.")
-    return Split(int(payload.get("seed", 0)), parts["train"], parts["val"], parts["test"])
+    return Split(parts, int(payload.get("seed", 0)))
 
 
-def load_or_make_split(path: Path, database: SunAttributeDatabase, seed: int) -> tuple[Split, bool]:
+def load_or_make_split(path: Path, database: SunAttributeDatabase, seed: int) -> tuple[Split[int], bool]:
     """The saved split when there is one (the test set must never move), else a new one, saved."""
-    if Path(path).is_file():
-        return read_split(path, database), False
-    split = make_split(len(database.paths), seed)
-    write_split(path, split, database)
-    return split, True
+    make = lambda: make_split(len(database.paths), seed)  # noqa: E731
+    return load_or_make(path, database, make=make, read=read_split, write=write_split)
 
 
-# Images as tensors ----------------------------------------------------------------------------
-
-
-def _squashed(image: Image.Image, size: int) -> torch.Tensor:
-    return model_input(image, size, IMAGENET_MEAN, IMAGENET_STD)[0]
-
-
-def eval_transform(size: int):
-    """Exactly the service's preprocessing (squash to size x size, ImageNet mean/std)."""
-    return partial(_squashed, size=size)
-
-
-def train_transform(size: int, augment: bool):
-    if not augment:
-        return eval_transform(size)
-    return transforms.Compose(
-        [
-            transforms.RandomResizedCrop(size),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+# Photos as tensors -----------------------------------------------------------------------------
 
 
 class AttributeImages(torch.utils.data.Dataset):
-    """Some images of the database with their binary targets."""
+    """Some photos of the database, squashed to `size` as the service does (uint8, not yet
+    normalised: augmentation works on the batch), with their binary targets."""
 
-    def __init__(self, database: SunAttributeDatabase, indices: Sequence[int], transform):
+    def __init__(self, database: SunAttributeDatabase, indices: Sequence[int], size: int):
         self.image_dir = database.image_dir
         self.paths = [database.paths[i] for i in indices]
         self.targets = torch.from_numpy(database.targets[list(indices)])
-        self.transform = transform
+        self.size = size
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -288,8 +254,8 @@ class AttributeImages(torch.utils.data.Dataset):
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.image_dir / self.paths[item]
         try:
-            with Image.open(path) as image:
-                tensor = self.transform(image.convert("RGB"))
-        except OSError as exc:
-            raise DatasetError(f"Image {path} cannot be read ({exc}); {DOWNLOAD_HINT}.") from exc
-        return tensor, self.targets[item]
+            pixels = squashed_pixels(path, self.size)
+        except (ImageRejected, OSError) as exc:
+            reason = getattr(exc, "message", exc)
+            raise DatasetError(f"Image {path} cannot be read ({reason}); {DOWNLOAD_HINT}.") from exc
+        return torch.tensor(pixels).permute(2, 0, 1).contiguous(), self.targets[item]

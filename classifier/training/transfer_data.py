@@ -6,7 +6,7 @@ training (shuffled, augmented, no batch of one image), none means scoring in ord
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,9 +15,9 @@ import torch
 from classifier.engine.architectures import Architecture, TransferNet
 from classifier.training.augment import Augmentation, normalise
 from classifier.training.feature_cache import cache_key, cached_features
-from classifier.training.folders import PARTS, Pixels, Split, preload
-
-Log = Callable[[str], None]
+from classifier.training.folders import FolderSplit, Pixels, preload
+from classifier.training.loop import Log
+from classifier.training.splits import PARTS
 
 
 def _order(count: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -74,7 +74,7 @@ class FeatureSource(NamedTuple):
 
 
 def prepare_data(
-    split: Split,
+    split: FolderSplit,
     spec: Architecture,
     *,
     size: int,

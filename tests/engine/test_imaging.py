@@ -16,7 +16,8 @@ from PIL import Image
 
 from classifier.engine import imaging
 from classifier.engine.errors import ImageRejected
-from classifier.engine.imaging import ACCEPTED_TEXT, IMAGE_SIGNATURES, ImageLimits, decode_image, sniff_image_format
+from classifier.engine.image_checks import ACCEPTED_TEXT, IMAGE_SIGNATURES, ImageLimits, sniff_image_format
+from classifier.engine.imaging import decode_image, decode_in_process
 from tests.support.images import image_bytes, jpeg, photo, png_chunk, raw_png, rejected_corpus
 
 CORPUS = rejected_corpus()
@@ -220,7 +221,7 @@ def test_shrinking_first_gives_the_image_converting_first_gave(mode, monkeypatch
     stored = Image.open(io.BytesIO(data))
     assert stored.mode == mode.split()[0]
     expected = np.asarray(reference_rgb(stored, SMALL.working_max_side), dtype=np.int16)
-    decoded = decode_image(data, SMALL).image
+    decoded = decode_in_process(data, SMALL).image  # in this process, where STRIP_PIXELS is patched
     assert decoded.mode == "RGB"
     assert decoded.size == (expected.shape[1], expected.shape[0]) == (120, 84)
     assert np.abs(np.asarray(decoded, dtype=np.int16) - expected).max() <= 1
@@ -244,7 +245,7 @@ def test_a_7000_pixel_16_bit_png_decodes_to_the_right_small_image_without_full_s
     data = gradient_png_16_bit(7000, 7000)
     tracemalloc.start()
     try:
-        decoded = decode_image(data)
+        decoded = decode_in_process(data)  # in this process, where tracemalloc sees it
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

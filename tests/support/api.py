@@ -19,8 +19,9 @@ def assert_refused(response, status: int, code: str, error: str | None = None):
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "code"}
+    assert set(body) == {"error", "code", "request_id"}
     assert body["code"] == code
+    assert body["request_id"] == response["X-Request-ID"]
     assert "Traceback" not in body["error"]
     if error is not None:
         assert body["error"] == error

@@ -13,7 +13,10 @@ import zipfile
 import zlib
 
 import numpy as np
+import pillow_heif
 from PIL import Image
+
+from classifier.testing.bombs import scan_bomb_jpeg
 
 
 def image_bytes(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
@@ -83,6 +86,15 @@ def rejected_corpus() -> dict[str, tuple[str, bytes, str, int]]:
         "pdf": ("scan.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n", "unsupported_format", 400),
         "zip": ("photos.zip", zip_archive(), "unsupported_format", 400),
         "jpeg with a zip appended": ("gifar.jpg", whole + zip_archive(), "polyglot_file", 400),
+        "jpeg with a zip and one more byte appended": (
+            "gifar1.jpg",
+            whole + zip_archive() + b"\0",
+            "polyglot_file",
+            400,
+        ),
+        "progressive jpeg of 5000 empty scans": ("scans.jpg", scan_bomb_jpeg(), "too_many_scans", 413),
+        "1 x 50,000,000 rgba png": ("tall.png", raw_png(1, 50_000_000, color_type=6), "extreme_aspect_ratio", 400),
+        "truncated 1 x 50,000,000 tiff": ("tall.tif", tall_tiff(), "extreme_aspect_ratio", 400),
         "png carrying html": ("script.png", html_in_png_text_chunk(), "polyglot_file", 400),
         "random bytes": (
             "noise.bin",
@@ -98,3 +110,36 @@ def large_webp() -> bytes:
     """4000 x 3300 pixels of one colour in 34 KB: under the pixel limit, over WebP's quarter of it
     (Pillow's WebP decoder holds four full-size buffers)."""
     return image_bytes(Image.new("RGB", (4000, 3300), (90, 120, 200)), "WEBP", quality=10, method=0)
+
+
+def tall_tiff(width: int = 1, height: int = 50_000_000) -> bytes:
+    """A little-endian grey TIFF whose header claims ``width`` x ``height`` with one strip of all its
+    bytes, of which only 1 KB is there: 1.5 KB that made Pillow allocate 624 MB of row pointers."""
+    entries = [  # tag, type (3 short, 4 long), value
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8 + 2 + 12 * 8 + 4),  # the strip starts right after the directory
+        (278, 4, height),
+        (279, 4, width * height),
+    ]
+    directory = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHI", tag, kind, 1)
+        + struct.pack("<I" if kind == 4 else "<HH", value, *([0] if kind == 3 else []))
+        for tag, kind, value in entries
+    )
+    return b"II*\x00" + struct.pack("<I", 8) + directory + struct.pack("<I", 0) + bytes(1024)
+
+
+def big_endian_16_bit_tiff(levels: np.ndarray) -> bytes:
+    """A grey TIFF stored as I;16B (16 bits a pixel, most significant byte first)."""
+    image = Image.frombytes("I;16B", (levels.shape[1], levels.shape[0]), levels.astype(">u2").tobytes())
+    return image_bytes(image, "TIFF")
+
+
+def heif_bytes(image: Image.Image, fmt: str = "HEIF", **options) -> bytes:
+    """HEIC through pillow-heif's encoder (x265), AVIF through Pillow's own (libavif)."""
+    pillow_heif.register_heif_opener()
+    return image_bytes(image, fmt, **options)

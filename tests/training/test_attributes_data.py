@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import scipy.io
+import torch
 
 from classifier.engine.errors import DatasetError
 from classifier.training.metrics import average_precisions, chance_average_precision, mean_average_precision
@@ -219,3 +220,25 @@ def test_average_precision_is_undefined_without_positives():
 def test_chance_map_is_the_mean_positive_rate():
     targets = np.array([[1, 0, 0], [0, 0, 1], [1, 1, 0], [1, 0, 0]])
     assert chance_average_precision(targets) == pytest.approx((3 / 4 + 1 / 4 + 1 / 4) / 3)
+
+
+def test_a_photo_is_turned_upright_by_its_exif_orientation_as_the_service_does(tmp_path):
+    """A camera stores this photo sideways (red left, blue right) with Orientation 6: upright,
+    red is on top. The training images must be the upright photo the service analyses."""
+    from PIL import Image
+
+    from classifier.training.attribute_inputs import photo_inputs
+    from classifier.training.attribute_training import TrainingOptions
+    from classifier.training.sun_attributes import SunAttributeDatabase
+
+    stored = Image.new("RGB", (40, 20), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    (tmp_path / "a").mkdir()
+    stored.save(tmp_path / "a" / "sideways.jpg", exif=exif, quality=95)
+    database = SunAttributeDatabase(tmp_path, ("a/sideways.jpg",), ("red",), np.ones((1, 1)))
+    options = TrainingOptions(image_size=32, batch_size=1, workers=0)
+    images, _ = next(iter(photo_inputs(database, options, torch.device("cpu")).loader([0], None)))
+    red_minus_blue = images[0, 0] - images[0, 2]
+    assert red_minus_blue[:8].mean() > 2 and red_minus_blue[-8:].mean() < -2  # red on top, blue below

@@ -17,8 +17,8 @@ from classifier.engine.acceleration import fused
 from classifier.engine.attributes import build_attribute_net, load_attribute_model
 from classifier.training import attribute_inputs
 from classifier.training.attribute_inputs import pooled_features
-from classifier.training.attribute_training import TrainingFiles
 from classifier.training.feature_cache import streamed_features
+from classifier.training.run_files import RunFiles
 from tests.support.sun_minidb import write_mini_database
 
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ def test_the_head_reads_the_pooled_features_as_the_whole_network_does():
 def test_head_mode_trains_the_head_of_a_frozen_trunk_and_writes_the_service_checkpoint(
     release, trunk_file, trunk_runs, tmp_path
 ):
-    files = TrainingFiles(tmp_path / "head.pth")
+    files = RunFiles.beside(tmp_path / "head.pth")
     output = train_head(
         release.folder, files.checkpoint, tmp_path / "cache", "--weights", str(trunk_file), "--epochs", "3"
     )
@@ -105,7 +105,7 @@ def test_head_mode_trains_the_head_of_a_frozen_trunk_and_writes_the_service_chec
 
 
 def test_the_checkpoint_scores_photos_as_the_head_scored_their_features(release, trunk_file, tmp_path):
-    files = TrainingFiles(tmp_path / "head.pth")
+    files = RunFiles.beside(tmp_path / "head.pth")
     train_head(release.folder, files.checkpoint, tmp_path / "cache", "--weights", str(trunk_file), "--epochs", "1")
     model = load_attribute_model(files.checkpoint)
     images = torch.randn(3, 3, 32, 32)
@@ -144,7 +144,7 @@ def test_another_photo_set_or_resolution_makes_new_features(trunk_runs, tmp_path
 
 def test_an_interrupted_head_run_resumed_ends_like_an_uninterrupted_one(release, tmp_path):
     cache = tmp_path / "cache"
-    straight, interrupted = TrainingFiles(tmp_path / "a" / "head.pth"), TrainingFiles(tmp_path / "b" / "head.pth")
+    straight, interrupted = RunFiles.beside(tmp_path / "a" / "head.pth"), RunFiles.beside(tmp_path / "b" / "head.pth")
     train_head(release.folder, straight.checkpoint, cache, "--weights", "none", "--epochs", "3")
     train_head(release.folder, interrupted.checkpoint, cache, "--weights", "none", "--epochs", "1")
     output = train_head(release.folder, interrupted.checkpoint, cache, "--weights", "none", "--epochs", "3", "--resume")

@@ -20,7 +20,7 @@ from PIL import Image
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, load_attribute_model
 from classifier.engine.checkpoints import read_checkpoint
-from classifier.training.attribute_training import TrainingFiles
+from classifier.training.run_files import RunFiles
 from tests.support.sun_minidb import write_mini_database
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def mini(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(mini, tmp_path_factory):
-    files = TrainingFiles(tmp_path_factory.mktemp("trained") / ATTRIBUTE_FILENAME)
+    files = RunFiles.beside(tmp_path_factory.mktemp("trained") / ATTRIBUTE_FILENAME)
     output = train(mini, files.checkpoint, "--epochs", "8", "--batch-size", "20", "--no-augment")
     return files, output, json.loads(files.report.read_text())
 
@@ -182,22 +182,22 @@ def without_timings(history):
 
 
 def test_an_interrupted_run_resumed_ends_exactly_like_an_uninterrupted_one(small, tmp_path):
-    straight, interrupted = TrainingFiles(tmp_path / "a" / "head.pth"), TrainingFiles(tmp_path / "b" / "head.pth")
+    straight, interrupted = RunFiles.beside(tmp_path / "a" / "head.pth"), RunFiles.beside(tmp_path / "b" / "head.pth")
     train(small, straight.checkpoint, "--epochs", "2", "--batch-size", "8")
     train(small, interrupted.checkpoint, "--epochs", "1", "--batch-size", "8")
     output = train(small, interrupted.checkpoint, "--epochs", "2", "--batch-size", "8", "--resume")
     assert "resuming after epoch 1" in output
     assert interrupted.split.read_text() == straight.split.read_text()
     a, b = read_checkpoint(straight.resume, install_hint=""), read_checkpoint(interrupted.resume, install_hint="")
-    assert a["epoch"] == b["epoch"] == 2
-    assert without_timings(a["history"]) == without_timings(b["history"])
+    assert a["run"]["epoch"] == b["run"]["epoch"] == 2
+    assert without_timings(a["run"]["history"]) == without_timings(b["run"]["history"])
     for key, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][key]), key
     best_a, best_b = load_attribute_model(straight.checkpoint), load_attribute_model(interrupted.checkpoint)
     assert best_a.metrics == best_b.metrics
     weights_a, weights_b = best_a.net.state_dict(), best_b.net.state_dict()
     assert all(torch.equal(tensor, weights_b[key]) for key, tensor in weights_a.items())
-    assert np.isfinite(a["best_val_map"])
+    assert np.isfinite(a["run"]["best"][0])
 
 
 def test_resume_refuses_a_run_with_other_settings(small, tmp_path):

@@ -12,8 +12,9 @@ from classifier.engine.custom import load_custom_model
 from classifier.engine.errors import DatasetError
 from classifier.training import feature_cache
 from classifier.training.evaluation import evaluate_folder
-from classifier.training.finetune import FinetuneOptions, OutputFiles, finetune
+from classifier.training.finetune import FinetuneOptions, finetune
 from classifier.training.folders import make_split, read_split, write_split
+from classifier.training.run_files import RunFiles
 from tests.support.image_folders import colour_folder, dataset_slice
 
 QUICK = {"image_size": 32, "batch_size": 16, "threads": 1, "workers": 1}
@@ -47,10 +48,10 @@ def test_scratch_training_on_intel_scenes_beats_chance_widely(tmp_path):
     assert report["accuracy"] >= 2 / 6  # chance is 1/6
     assert report["classes"] == ["buildings", "forest", "glacier", "mountain", "sea", "street"]
     assert "top5_accuracy" in report
-    files = OutputFiles(tmp_path / "out")
-    for path in (files.checkpoint, files.split, files.metrics, files.confusion, files.curves):
+    files = RunFiles.in_folder(tmp_path / "out")
+    for path in (files.checkpoint, files.split, files.report, files.confusion, files.curves):
         assert path.is_file(), path
-    assert json.loads(files.metrics.read_text())["accuracy"] == report["accuracy"]
+    assert json.loads(files.report.read_text())["accuracy"] == report["accuracy"]
     assert files.confusion.read_bytes().startswith(b"\x89PNG")
 
 
@@ -110,7 +111,7 @@ def test_a_second_run_reuses_the_saved_split(tmp_path, colours):
 @pytest.mark.parametrize("tag", ["sceneweb-split/1", None])
 def test_a_split_written_before_the_tags_were_distinct_still_reads(tmp_path, colours, tag):
     path = tmp_path / "split.json"
-    write_split(make_split(colours, (50, 34, 16), seed=3), colours, path)
+    write_split(path, make_split(colours, (50, 34, 16), seed=3), colours)
     payload = json.loads(path.read_text())
     assert payload.pop("format") == "sceneweb-finetune-split/1"
     path.write_text(json.dumps(payload if tag is None else {"format": tag, **payload}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from classifier.engine.architectures import ARCHITECTURES, architecture
+from classifier.engine.architectures import TRANSFER_ARCHITECTURES, architecture
 from classifier.engine.custom import load_custom_model, save_custom_checkpoint
 from classifier.training.phases import make_optimizer, set_trainable, train_mode
 
@@ -31,9 +31,11 @@ def one_training_step(name: str, size: int) -> tuple[torch.nn.Module, torch.Tens
     return net, images
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in ARCHITECTURES])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in TRANSFER_ARCHITECTURES]
+)
 def test_each_architecture_trains_one_step_at_its_input_size(name):
-    spec = ARCHITECTURES[name]
+    spec = TRANSFER_ARCHITECTURES[name]
     net, images = one_training_step(name, spec.input_size)
     net.eval()
     with torch.no_grad():
@@ -45,10 +47,10 @@ def test_each_architecture_trains_one_step_at_its_input_size(name):
 
 
 def test_the_input_sizes_are_the_architectures_own():
-    sizes = {name: spec.input_size for name, spec in ARCHITECTURES.items()}
+    sizes = {name: spec.input_size for name, spec in TRANSFER_ARCHITECTURES.items()}
     assert sizes == {name: 299 if name == "inception_v3" else 224 for name in sizes}
     assert len(sizes) >= 10
-    assert ARCHITECTURES["inception_v3"].mean == (0.5, 0.5, 0.5)
+    assert TRANSFER_ARCHITECTURES["inception_v3"].mean == (0.5, 0.5, 0.5)
 
 
 def test_an_unknown_architecture_is_refused_with_the_known_ones():

@@ -80,7 +80,7 @@ def test_it_rejects_a_file_that_is_not_an_image(client, service):
         post_image(client, b"hello, not a photo", name="notes.txt"),
         400,
         "unsupported_format",
-        "This is not an image format we accept; please send JPEG, PNG, WebP, GIF, BMP or TIFF.",
+        "This is not an image format we accept; please send JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/HEIF or AVIF.",
     )
 
 

@@ -60,4 +60,5 @@ def test_a_refusal_answers_its_words_and_code_and_a_rate_limit_says_when_to_retr
     assert json.loads(response.content) == {
         "error": "Too many analyses from your address; please wait 7 s.",
         "code": "rate_limited",
+        "request_id": "-",  # outside the middleware: no request id
     }

@@ -8,13 +8,6 @@ The processes are forked from the test process, as gunicorn forks its workers fr
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from django.core.cache import caches
@@ -22,6 +15,7 @@ from django.test.utils import override_settings
 
 from classifier.ratelimit import RateLimited, take_rate_slot
 from classifier.testing.paths import REPO
+from tests.support.redis import redis_server
 from tests.support.settings_probe import settings_output
 
 PROCESSES = 3
@@ -59,39 +53,6 @@ def refusals_across_processes(cache_settings: dict) -> int:
 def test_workers_share_one_allowance_through_the_default_disk_cache(tmp_path):
     refused = refusals_across_processes({"BACKEND": "diskcache.DjangoCache", "LOCATION": str(tmp_path)})
     assert refused == PROCESSES * ATTEMPTS - LIMIT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """A throwaway redis-server on 127.0.0.1 (no persistence); its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (`apt-get install -y redis-server`; .ci/run does this)")
-    port = free_port()
-    options = ["--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(folder)]
-    server = subprocess.Popen([binary, *options], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-                    probe.sendall(b"PING\r\n")
-                    if probe.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not answer on port {port}") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_workers_share_one_allowance_through_redis(tmp_path):

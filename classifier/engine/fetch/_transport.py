@@ -17,7 +17,7 @@ from urllib3.util.ssl_match_hostname import CertificateError
 from classifier.engine.errors import FetchFailed
 from classifier.engine.fetch._addresses import Target
 from classifier.engine.fetch._limits import Deadline, FetchPolicy
-from classifier.engine.imaging import ACCEPTED_TEXT, sniff_image_format
+from classifier.engine.image_checks import ACCEPTED_TEXT, sniff_image_format
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 READ_CHUNK = 64 * 1024

@@ -1,23 +1,38 @@
-"""Analyse photos from the command line: a readable summary, or one JSON object per line."""
+"""Analyse photos from the command line: a readable summary, one JSON object per line, or a table.
+
+Inputs are files, folders, globs and `--list` files (classifier/collection/inputs.py). With
+`--out` the rows go to a table in chunks, `--resume` continues one, `--workers` and `--ray`
+spread the work, `--report` draws the collection; without it, each result is printed.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from classifier.collection import inputs, report, resume
+from classifier.collection.local import default_workers, run_local
+from classifier.collection.reading import printable, read_photo_file
+from classifier.collection.rows import Job, models_text
+from classifier.collection.table import CHUNK_ROWS, TableWriter, read_rows, table_format
 from classifier.engine.analyzer import Analysis
-from classifier.engine.errors import SceneWebError
+from classifier.engine.atomic import write_atomically
+from classifier.engine.errors import SceneWebError, SourceUnreadable
+from classifier.engine.fetch import fetch_image
 from classifier.engine.imaging import decode_image
 from classifier.management.base import SceneWebCommand
-from classifier.runtime import get_analyzer, image_limits
+from classifier.runtime import analyzer_recipe, fetch_policy, get_analyzer, image_limits
 
 
-def summary(path: Path, analysis: Analysis) -> str:
-    lines = [f"{path}"]
+def summary(name: str, analysis: Analysis) -> str:
+    lines = [name]
     lines += [f"  {s.probability:6.1%}  {s.label}" for s in analysis.scenes]
     lines.append(f"  {analysis.io.label} (outdoor score {analysis.io.score:.2f})")
     if analysis.attributes:
@@ -30,42 +45,131 @@ def summary(path: Path, analysis: Analysis) -> str:
     return "\n".join(lines)
 
 
+def counts_line(rows: list[dict], skipped: int, seconds: float) -> str:
+    """The end-of-run summary: analysed, failed by code, skipped by resume, photos/s."""
+    failures = Counter(row["error_code"] for row in rows if row["error_code"])
+    analysed = len(rows) - sum(failures.values())
+    failed = ", ".join(f"{code} {n}" for code, n in sorted(failures.items())) or "none"
+    rate = len(rows) / seconds if seconds > 0 else 0.0
+    return (
+        f"{analysed} analysed, {sum(failures.values())} failed ({failed}), {skipped} skipped by --resume; "
+        f"{rate:.1f} photos/s"
+    )
+
+
 class Command(SceneWebCommand):
-    help = "Analyse image files: top-5 scenes, indoor/outdoor, SUN attributes and a CAM heatmap."
+    help = (
+        "Analyse photos (files, folders, globs, --list): top-5 scenes, indoor/outdoor, SUN attributes and a "
+        "CAM heatmap; printed, or one row per photo in a --out table."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("images", nargs="+", type=Path, help="image files to analyse")
+        parser.add_argument("images", nargs="*", help="image files, folders (walked), glob patterns or http(s) URLs")
+        parser.add_argument("--list", dest="list_file", help="a file of paths or URLs, one per line ('-': stdin)")
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="print one JSON object per image and line"
         )
-        parser.add_argument("--heatmap-dir", type=Path, help="write each heatmap overlay as <name>_cam.png here")
+        parser.add_argument("--heatmap-dir", type=Path, help="write each heatmap overlay as a PNG file here")
+        parser.add_argument("--out", help="write a table, one row per photo: .parquet (a folder), .jsonl or .csv")
+        parser.add_argument("--resume", action="store_true", help="skip the photos already in --out, add the rest")
+        parser.add_argument("--workers", type=int, default=default_workers(), help="worker processes (default: cores)")
+        parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows written at a time")
+        parser.add_argument("--ray", help="run on the Ray cluster at this address ('auto': the one this node is in)")
+        parser.add_argument("--report", type=Path, help="write an HTML page of the collection in this folder")
 
-    def handle(self, *args, images: list[Path], as_json: bool, heatmap_dir: Path | None, **options):
+    def handle(self, *args, images, list_file, out, report: Path | None, **options):
+        arguments = list(images)
+        if list_file:
+            stream = sys.stdin if list_file == "-" else open(list_file, encoding="utf-8")  # noqa: SIM115
+            with stream:
+                arguments += inputs.read_list(stream)
+        if not arguments:
+            raise CommandError("Name at least one photo, folder, pattern or URL (or --list FILE).")
+        sources = inputs.collect(arguments)
+        if out is None:
+            if options["resume"] or options["ray"] or report:
+                raise CommandError("--resume, --ray and --report need a table: add --out PATH.")
+            return self._print_each(list(sources), options)
+        self._tabulate(sources, out, report, options)
+
+    def _tabulate(self, sources, out: str, report_dir: Path | None, options) -> None:
+        table_format(out)
+        if "://" in out and not options["ray"]:
+            raise CommandError("A table in object storage (s3://...) is written by Ray's writer: add --ray ADDRESS.")
         analyzer = get_analyzer()
-        if heatmap_dir:
-            heatmap_dir.mkdir(parents=True, exist_ok=True)
+        done = resume.done_in(out, models_text(analyzer))
+        if done.rows and not options["resume"]:
+            raise CommandError(
+                f"{out} already holds {done.rows} rows: add --resume to continue it, or choose another --out."
+            )
+        job = Job(image_limits(), fetch_policy(), options["heatmap_dir"], frozenset(done.urls))
+        pending = list(done.pending(sources))
+        started = time.perf_counter()
+        if options["ray"]:
+            from classifier.collection.ray_runner import run_on_ray
+
+            rows = run_on_ray(pending, analyzer_recipe(), job, out, options["ray"])
+        else:
+            rows = self._write_locally(pending, analyzer, job, out, options)
+        skipped = done.skipped + len(pending) - len(rows)  # URLs already in the table by their content
+        self.log(counts_line(rows, skipped, time.perf_counter() - started))
+        if report_dir is not None:
+            page = report.write_report(read_rows(out), report_dir, image_limits().max_bytes)
+            self.log(f"Report: {page}")
+
+    def _write_locally(self, pending, analyzer, job: Job, out: str, options) -> list[dict]:
+        writer, chunk, rows = TableWriter(Path(out)), [], []
+        quiet = options["verbosity"] == 0
+        for row in tqdm(
+            run_local(pending, analyzer, job, options["workers"]), total=len(pending), unit="photo", disable=quiet
+        ):
+            chunk.append(row)
+            rows.append({"error_code": row["error_code"]})
+            if len(chunk) >= options["chunk_rows"]:
+                writer.write(chunk)
+                chunk = []
+        writer.write(chunk)
+        return rows
+
+    def _print_each(self, sources: list[inputs.Source], options) -> None:
+        """Without --out: each result printed (a summary, or --json lines), one photo at a time."""
+        analyzer, limits, heatmap_dir, as_json = (
+            get_analyzer(),
+            image_limits(),
+            options["heatmap_dir"],
+            options["as_json"],
+        )
         failures = 0
-        progress = tqdm(images, unit="image", disable=len(images) < 3 or options["verbosity"] == 0)
-        for path in progress:
+        progress = tqdm(sources, unit="image", disable=len(sources) < 3 or options["verbosity"] == 0)
+        for source in progress:
+            name = printable(source.name)
             try:
-                analysis = analyzer.analyze(
-                    decode_image(path.read_bytes(), image_limits()), heatmap=heatmap_dir is not None or as_json
+                if source.problem:
+                    raise SourceUnreadable(source.problem[1], code=source.problem[0])
+                data = (
+                    fetch_image(source.name, fetch_policy())
+                    if source.is_url
+                    else read_photo_file(source.path, limits.max_bytes)
                 )
-            except (OSError, SceneWebError) as exc:
+                analysis = analyzer.analyze(decode_image(data, limits), heatmap=heatmap_dir is not None or as_json)
+            except SceneWebError as exc:
                 failures += 1
-                message = exc.message if isinstance(exc, SceneWebError) else str(exc)
-                self._emit(as_json, {"image": str(path), "error": message}, f"{path}: {message}", error=True)
+                self._emit(
+                    as_json,
+                    {"image": source.name, "error": exc.message, "code": exc.code},
+                    f"{name}: {exc.message}",
+                    error=True,
+                )
                 continue
-            if heatmap_dir:
-                target = heatmap_dir / f"{path.stem}_cam.png"
-                target.write_bytes(base64.b64decode(analysis.cam.png_base64))
-            record = {"image": str(path), **analysis.to_dict()}
-            self._emit(as_json, record, summary(path, analysis))
+            if heatmap_dir:  # a temporary file renamed into place: an existing symlink is replaced, not followed
+                stem = Path(source.name).stem if source.path else "url"
+                write_atomically(heatmap_dir / f"{stem}_cam.png", base64.b64decode(analysis.cam.png_base64))
+            self._emit(as_json, {"image": source.name, **analysis.to_dict()}, summary(name, analysis))
         if failures:
-            raise CommandError(f"{failures} of {len(images)} images could not be analysed.")
+            raise CommandError(f"{failures} of {len(sources)} images could not be analysed.")
 
     def _emit(self, as_json: bool, record: dict, text: str, error: bool = False) -> None:
-        """JSON lines always go to stdout (one per image); readable errors go to stderr."""
+        """JSON lines always go to stdout (one per image, names escaped by JSON); readable errors go to stderr."""
         stream = self.stderr if error and not as_json else self.stdout
         with tqdm.external_write_mode():
             stream.write(json.dumps(record) if as_json else text)

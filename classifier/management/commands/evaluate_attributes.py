@@ -8,10 +8,10 @@ from pathlib import Path
 from classifier.engine.errors import SceneWebError
 from classifier.management.base import SceneWebCommand
 from classifier.management.commands.train_attributes import add_database_arguments, database_from, default_checkpoint
-from classifier.training.attribute_training import TrainingFiles
 from classifier.training.device import cpu_threads
 from classifier.training.evaluation import evaluate_checkpoint
 from classifier.training.reports import format_report, write_json
+from classifier.training.run_files import RunFiles
 
 
 class Command(SceneWebCommand):
@@ -36,7 +36,7 @@ class Command(SceneWebCommand):
             report = evaluate_checkpoint(
                 database_from(options),
                 checkpoint,
-                options["split"] or TrainingFiles(checkpoint).split,
+                options["split"] or RunFiles.beside(checkpoint).split,
                 image_size=options["image_size"],
                 batch_size=options["batch_size"],
                 workers=options["workers"],

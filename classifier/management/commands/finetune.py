@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from classifier.engine.architectures import ARCHITECTURES
+from classifier.engine.architectures import TRANSFER_ARCHITECTURES
 from classifier.engine.errors import SceneWebError
 from classifier.management.base import SceneWebCommand
 from classifier.training.finetune import DEFAULT_EPOCHS, MODES, FinetuneOptions, finetune
@@ -42,10 +42,10 @@ class Command(SceneWebCommand):
     def add_arguments(self, parser):
         parser.add_argument("--data", type=Path, required=True, help="image folders, one per class")
         parser.add_argument("--out", type=Path, required=True, help="folder for model.pth and the reports")
-        parser.add_argument("--arch", default=DEFAULTS.arch, choices=list(ARCHITECTURES))
+        parser.add_argument("--arch", default=DEFAULTS.arch, choices=list(TRANSFER_ARCHITECTURES))
         parser.add_argument(
             "--weights",
-            help="places365 (the installed Places365 network; resnet18/resnet50), imagenet (torchvision's, "
+            help="places365 (the installed Places365 network; resnet18, resnet50, vgg16), imagenet (torchvision's, "
             "downloaded once), none (scratch), or a checkpoint PATH; default places365 where it exists, else imagenet",
         )
         parser.add_argument("--mode", default=DEFAULTS.mode, choices=MODES)

@@ -11,9 +11,10 @@ from classifier.engine.attributes import ATTRIBUTE_FILENAME
 from classifier.engine.errors import SceneWebError
 from classifier.engine.labels import read_attribute_names
 from classifier.management.base import SceneWebCommand
-from classifier.training.attribute_training import MODES, TrainingFiles, TrainingOptions, train_attributes
+from classifier.training.attribute_training import MODES, TrainingOptions, train_attributes
 from classifier.training.device import cpu_threads
 from classifier.training.feature_cache import DEFAULT_CACHE_DIR
+from classifier.training.run_files import RunFiles
 from classifier.training.sun_attributes import SunAttributeFiles, read_database
 
 DEFAULTS = TrainingOptions()
@@ -103,7 +104,7 @@ class Command(SceneWebCommand):
         )
 
     def handle(self, *args, **options):
-        files = TrainingFiles(options["out"] or default_checkpoint())
+        files = RunFiles.beside(options["out"] or default_checkpoint())
         training = TrainingOptions(**{name: options[name] for name in TrainingOptions.__dataclass_fields__})
         database = database_from(options)
         self.log(f"{len(database.paths)} images, {len(database.names)} attributes from {options['data']}")

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from classifier.engine import cam
+from classifier.engine.image_checks import ACCEPTED_TEXT
 from classifier.panel import actions
 from classifier.panel.actions import UNEXPECTED, act, analyse_source, json_file, overlay_file
 from classifier.panel.inputs import PanelInputs
@@ -57,7 +58,7 @@ def test_a_refused_url_becomes_an_inline_message(service):
 def test_a_file_that_is_not_an_image_becomes_an_inline_message(service):
     outcome = analyse_source("upload", upload_of(b"plain text", "text/plain"))
     assert outcome.analysis is None
-    assert outcome.error == "This is not an image format we accept; please send JPEG, PNG, WebP, GIF, BMP or TIFF."
+    assert outcome.error == f"This is not an image format we accept; please send {ACCEPTED_TEXT}."
 
 
 @pytest.mark.parametrize("upload", ["data:image/jpeg;base64,@@@not-base64", {"contents": 1}])

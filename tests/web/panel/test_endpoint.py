@@ -203,7 +203,7 @@ def test_endpoints_the_site_does_not_use_are_clean_4xx(service, method, path, st
     response = getattr(Client(), method)(path)
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {"error", "code"}
+    assert set(response.json()) == {"error", "code", "request_id"}
 
 
 def test_the_panel_layout_is_still_served(service):

@@ -1,0 +1,147 @@
+"""Photos per second over a collection: the engine called one photo at a time against
+`manage.py analyze --out --workers 1` and `--workers 2`, with CPU utilisation and peak memory.
+
+Each way runs in its own process on the same photos (real 100x100 JPEGs from
+../shared/datasets/intel-scenes, round-robin over its classes) with the same random-weight
+models (ResNet-18 alone by default, 3.6 GFLOP a photo; `--attributes` adds the DenseNet-201
+head); its process tree is sampled with psutil (CPU time over wall time and cores; peak of the
+summed PSS, which counts the weights the forked workers share once). The rate counts from the
+first photo to the last (models loaded before). The ways must agree: every photo's top-5
+labels are compared with the one-at-a-time loop's.
+
+    nice -n 10 .venv/bin/python bench/collection.py [--photos 1000] [--attributes] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from classifier.testing.checkpoints import write_models_dir  # noqa: E402
+from classifier.testing.paths import SHARED  # noqa: E402
+
+SAMPLE_S = 0.5
+
+
+def collection(folder: Path, count: int) -> Path:
+    """``count`` photos linked into ``folder`` (never copied into the repository)."""
+    classes = sorted(p for p in (SHARED / "datasets" / "intel-scenes" / "train").iterdir() if p.is_dir())
+    groups = [sorted(c.glob("*.jpg")) for c in classes]
+    chosen = [photo for group in zip(*groups, strict=False) for photo in group][:count]
+    if len(chosen) < count:
+        raise SystemExit(f"Only {len(chosen)} photos found under {SHARED / 'datasets'}.")
+    folder.mkdir()
+    for index, photo in enumerate(chosen):
+        (folder / f"{index:05d}-{photo.parent.name}.jpg").symlink_to(photo)
+    return folder
+
+
+def one_at_a_time(folder: Path, out: Path) -> None:
+    """The loop a user writes first: read, decode, analyse, keep the labels; in this process."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sceneweb.settings")
+    django.setup()
+    from classifier.engine.imaging import decode_image
+    from classifier.runtime import get_analyzer, image_limits
+
+    analyzer, limits = get_analyzer(), image_limits()
+    labels, started = {}, time.perf_counter()
+    for photo in sorted(folder.iterdir()):
+        analysis = analyzer.analyze(decode_image(photo.read_bytes(), limits), heatmap=False)
+        labels[os.path.abspath(photo)] = [s.label for s in analysis.scenes]
+    seconds = time.perf_counter() - started
+    out.write_text(json.dumps({"labels": labels, "photos_per_s": len(labels) / seconds}))
+
+
+def monitored(command: list[str], env: dict) -> dict:
+    """Run ``command``; CPU utilisation and peak PSS of its process tree."""
+    process = psutil.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    started, peak, cpu = time.perf_counter(), 0, {}
+    while process.poll() is None:
+        total = 0
+        for member in [process, *process.children(recursive=True)]:
+            try:
+                total += member.memory_full_info().pss
+                times = member.cpu_times()
+                cpu[member.pid] = times.user + times.system + times.children_user + times.children_system
+            except psutil.Error:
+                pass
+        peak = max(peak, total)
+        time.sleep(SAMPLE_S)
+    wall = time.perf_counter() - started
+    output = process.stdout.read()
+    if process.returncode:
+        raise SystemExit(f"{command} failed:\n{output}")
+    cpu_s = sum(cpu.values())
+    return {
+        "output": output,
+        "cpu_s": cpu_s,
+        "cpu_pct": 100 * cpu_s / wall / psutil.cpu_count(),
+        "peak_mb": peak / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=1000)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--attributes", action="store_true", help="with the DenseNet-201 attribute head")
+    parser.add_argument("--loop-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loop_child:
+        return one_at_a_time(Path(args.loop_child[0]), Path(args.loop_child[1]))
+    import pyarrow.dataset as pads
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = collection(tmp / "photos", args.photos)
+        env = {**os.environ, "SCENEWEB_MODELS_DIR": str(write_models_dir(tmp, attributes=args.attributes))}
+        loop = monitored([sys.executable, __file__, "--loop-child", str(folder), str(tmp / "loop.json")], env)
+        reference = json.loads((tmp / "loop.json").read_text())
+        results = [{"way": "engine, one photo at a time", "photos_per_s": reference["photos_per_s"], **loop}]
+        for workers in (1, 2):
+            table = tmp / f"workers{workers}.parquet"
+            command = [
+                sys.executable,
+                "manage.py",
+                "analyze",
+                str(folder),
+                "--out",
+                str(table),
+                "--workers",
+                str(workers),
+                "-v",
+                "0",
+            ]
+            run = monitored(command, env)
+            rows = pads.dataset(table).to_table(columns=["source", "scene_labels"]).to_pylist()
+            same = {r["source"]: r["scene_labels"] for r in rows} == reference["labels"]
+            rate = float(run["output"].rsplit(";", 1)[1].split()[0])
+            results.append({"way": f"analyze --workers {workers}", "photos_per_s": rate, "same_outputs": same, **run})
+    base = results[0]["photos_per_s"]
+    print(f"{args.photos} photos, {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    print("| way | photos/s | vs one at a time | CPU utilisation | CPU ms per photo | peak PSS MB | same top-5 |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        print(
+            f"| {r['way']} | {r['photos_per_s']:.2f} | {r['photos_per_s'] / base:.2f}x | {r['cpu_pct']:.0f}% | "
+            f"{1000 * r['cpu_s'] / args.photos:.0f} | {r['peak_mb']:.0f} | {r.get('same_outputs', 'reference')} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "output"} for r in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()
