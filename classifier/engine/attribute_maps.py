@@ -23,7 +23,8 @@ from classifier.engine.scores import rounded_grid
 class AttributeMap:
     label: str
     grid: list[list[float]]
-    """The attribute's map in [0, 1] at the feature map's resolution (7 x 7 at 224 px)."""
+    """The attribute's map in [0, 1] at the feature map's resolution (at 224 px: 14 x 14 for
+    WideResNet-18, 7 x 7 for DenseNet-201)."""
 
 
 def attribute_maps(

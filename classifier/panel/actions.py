@@ -80,6 +80,7 @@ def analyse_source(
         decoded = decode_image(data, image_limits())
         analysis = get_analyzer().analyze(decoded, heatmap=False, attribute_maps=True)
         state = PanelState(analysis.to_dict(), display_jpeg(decoded.image), name)
+        key = save_state(state)  # a cache outage is a message too (`sharedcache.CacheUnavailable`)
     except SceneWebError as exc:
         return Outcome(None, None, exc.message, "")
     except PreventUpdate:
@@ -87,7 +88,7 @@ def analyse_source(
     except Exception:
         logger.exception("panel analysis failed")
         return Outcome(None, None, UNEXPECTED, "")
-    return Outcome(state, save_state(state), "", f"Analysed {name}.")
+    return Outcome(state, key, "", f"Analysed {name}.")
 
 
 def download_name(state: PanelState, suffix: str) -> str:

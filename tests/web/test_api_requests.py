@@ -142,5 +142,5 @@ def test_attribute_maps_come_when_asked_for(client, fresh_service, photo_bytes):
     body = post_image(client, photo_bytes, "?outputs=attributes,attribute_maps").json()
     assert set(body) == {"attributes", "attributes_note", "attribute_maps"} | ALWAYS
     assert [m["label"] for m in body["attribute_maps"]] == [a["label"] for a in body["attributes"]]
-    assert len(body["attribute_maps"][0]["grid"]) == 7
+    assert len(body["attribute_maps"][0]["grid"]) == 14  # WideResNet-18's layer4 map at 224 px
     assert "attribute_maps" not in post_image(client, photo_bytes).json()  # not by default
