@@ -26,6 +26,7 @@ from classifier.testing.paths import REPO
 from tests.support.api import assert_refused, post_image
 from tests.support.httpserver import local_server, serve_bytes
 from tests.support.images import image_bytes, jpeg, photo, raw_png, rejected_corpus
+from tests.support.paths import shared_path
 from tests.support.settings_probe import settings_output
 
 CORPUS = rejected_corpus()
@@ -235,6 +236,7 @@ PRODUCTION = {
 def check_deploy(models_dir: Path, environment: dict = PRODUCTION, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SCENEWEB_"))}
     secret = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "SCENEWEB_MODELS_DIR": str(models_dir)}
+    secret["SCENEWEB_SAMPLES_DIR"] = str(shared_path("samples"))  # without samples `check` adds a hint
     env |= environment | secret | extra
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
