@@ -109,6 +109,7 @@ SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
 SCENEWEB_DECODE_TIMEOUT = env_float("SCENEWEB_DECODE_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_DECODE_MEMORY_MB = env_int("SCENEWEB_DECODE_MEMORY_MB", 1024, minimum=64)
 SCENEWEB_TOP_K = env_int("SCENEWEB_TOP_K", 5, minimum=1)
+SCENEWEB_PAGE_MAX_PHOTOS = env_int("SCENEWEB_PAGE_MAX_PHOTOS", 6, minimum=1)  # photos the page takes at once
 # Photos one /api/analyze call may carry (repeated `image` fields or JSON `images`); together they
 # stay within SCENEWEB_MAX_REQUEST_BYTES, and each takes a slot of the rate limit.
 SCENEWEB_MAX_IMAGES_PER_REQUEST = env_int("SCENEWEB_MAX_IMAGES_PER_REQUEST", 8, minimum=1)
