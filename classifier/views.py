@@ -141,7 +141,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 @ensure_csrf_cookie  # the panel's renderer sends it back with every update (settings.CSRF_COOKIE_NAME)
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "index.html")
+    limits = {"max_upload_mb": settings.SCENEWEB_MAX_UPLOAD_MB, "max_photos": settings.SCENEWEB_PAGE_MAX_PHOTOS}
+    return render(request, "index.html", limits)
 
 
 @api_view("GET", "HEAD")
