@@ -29,7 +29,7 @@ OUTPUT_KEYS = {
     "heatmap": ("cam",),
     "attribute_maps": ("attribute_maps",),
 }
-ALWAYS_KEYS = ("timings_ms", "models")
+ALWAYS_KEYS = ("timings_ms", "models", "summary")
 
 Photo = Callable[[], bytes]
 

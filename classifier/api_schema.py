@@ -65,6 +65,7 @@ class Analysis(Shape):
     cams: list[Heatmap] | None = Field(None, description="A grid per listed scene, PNG left out.")
     attribute_maps: list[AttributeMap] | None = None
     custom: list[CustomResult] | None = Field(None, description="The fine-tuned models (SCENEWEB_CUSTOM_MODELS).")
+    summary: str | None = Field(None, description="One plain-language sentence about the photo.")
     timings_ms: dict[str, float] = Field(description="Milliseconds per stage, and `total`.")
     models: dict = Field(description="What was served: the scene network, the attribute source, custom models.")
 

@@ -11,7 +11,7 @@ from classifier.engine import cam
 from classifier.runtime import get_analyzer
 from tests.support.api import assert_refused, post_image, post_json
 
-ALWAYS = {"timings_ms", "models"}
+ALWAYS = {"timings_ms", "models", "summary"}
 
 
 @pytest.fixture
