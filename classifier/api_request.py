@@ -16,7 +16,7 @@ from django.http.multipartparser import MultiPartParserError
 
 from classifier import sources
 from classifier.api_schema import OUTPUT_NAMES
-from classifier.engine.analyzer import OUTPUTS, SceneAnalyzer
+from classifier.engine.analyzer import ON_REQUEST, OUTPUTS, SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 
 FALSE_WORDS = {"0", "false", "no", "off"}
@@ -73,7 +73,7 @@ def outputs_param(raw: object) -> frozenset[str]:
         raise SceneWebError(
             f"outputs may name {', '.join(OUTPUT_NAMES)}; not {', '.join(unknown)[:80]!r}.", code="outputs_invalid"
         )
-    if unavailable := sorted(wanted - OUTPUTS):
+    if unavailable := sorted(wanted - OUTPUTS - ON_REQUEST):
         raise SceneWebError(f"{', '.join(unavailable)} is not available on this server.", code="output_unavailable")
     return wanted or OUTPUTS
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Info, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from classifier.clients import trusted_networks
@@ -30,6 +30,7 @@ from classifier.engine.errors import ModelFileError
 from classifier.engine.linear_attributes import ATTRIBUTE_SOURCES
 from classifier.engine.manifest import changed_since_install
 from classifier.engine.places import SCENE_MODELS, scene_model_spec
+from classifier.gallery import missing_samples_hint
 from classifier.runtime import get_analyzer
 
 MISSING_MODEL_FILE = "sceneweb.E001"
@@ -86,6 +87,13 @@ def model_files_check(app_configs=None, **kwargs) -> list[Error]:
         for path in required_model_files(Path(settings.SCENEWEB_MODELS_DIR), scene_model)
         if not path.is_file()
     ]
+
+
+@register("sceneweb")
+def sample_gallery_check(app_configs=None, **kwargs) -> list[Info]:
+    """A hint, not a warning: the service works without samples (the page just has no gallery)."""
+    hint = missing_samples_hint()
+    return [Info("The sample gallery is empty.", hint=hint, id="sceneweb.I001")] if hint else []
 
 
 @register(Tags.security, deploy=True)

@@ -7,9 +7,11 @@ A name is only ever matched against the gallery's own listing, so a visitor's `.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+import logging
+from functools import cache, lru_cache
 from pathlib import Path
 
+from django.conf import settings
 from PIL import Image
 
 from classifier.engine.errors import SceneWebError
@@ -17,6 +19,11 @@ from classifier.engine.imaging import decode_image
 from classifier.runtime import image_limits, sample_photos
 
 THUMBNAIL_SIDE = 160
+NO_SAMPLES = (
+    "No sample photos in SCENEWEB_SAMPLES_DIR ({folder}), so the page hides its sample gallery; install "
+    "them with `.venv/bin/python manage.py fetch_models --samples` (offline: `--samples-from DIR`)."
+)
+log = logging.getLogger("sceneweb")
 
 
 class SampleNotFound(SceneWebError):
@@ -26,6 +33,19 @@ class SampleNotFound(SceneWebError):
 def list_samples() -> list[str]:
     """The gallery: photo file names in SCENEWEB_SAMPLES_DIR (an absent folder is an empty gallery)."""
     return [photo.name for photo in sample_photos()]
+
+
+def missing_samples_hint() -> str | None:
+    """What an operator should do when the gallery is empty (for `manage.py check` and the log)."""
+    return None if list_samples() else NO_SAMPLES.format(folder=settings.SCENEWEB_SAMPLES_DIR)
+
+
+@cache
+def log_missing_samples() -> None:
+    """Once per process: visitors see no gallery, the operator reads why in the log."""
+    hint = missing_samples_hint()
+    if hint:
+        log.warning(hint)
 
 
 def sample_path(name: str) -> Path:

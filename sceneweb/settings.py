@@ -109,6 +109,7 @@ SCENEWEB_MAX_PIXELS = env_int("SCENEWEB_MAX_PIXELS", 50_000_000, minimum=1)
 SCENEWEB_DECODE_TIMEOUT = env_float("SCENEWEB_DECODE_TIMEOUT", 5.0, minimum=0.1)
 SCENEWEB_DECODE_MEMORY_MB = env_int("SCENEWEB_DECODE_MEMORY_MB", 1024, minimum=64)
 SCENEWEB_TOP_K = env_int("SCENEWEB_TOP_K", 5, minimum=1)
+SCENEWEB_PAGE_MAX_PHOTOS = env_int("SCENEWEB_PAGE_MAX_PHOTOS", 6, minimum=1)  # photos the page takes at once
 # Photos one /api/analyze call may carry (repeated `image` fields or JSON `images`); together they
 # stay within SCENEWEB_MAX_REQUEST_BYTES, and each takes a slot of the rate limit.
 SCENEWEB_MAX_IMAGES_PER_REQUEST = env_int("SCENEWEB_MAX_IMAGES_PER_REQUEST", 8, minimum=1)
@@ -131,7 +132,9 @@ SCENEWEB_METRICS_TOKEN = env_str("SCENEWEB_METRICS_TOKEN", "")
 # answers 503 until the cache is back (for a service where abuse costs more than an outage).
 SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR = env_choice("SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR", "open", ("open", "closed"))
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
-SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
+# auto: bf16 where the CPU runs it natively, else fp32 (docs/speed.md); checked by engine.acceleration at load
+SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "auto")
+SCENEWEB_DEVICE = env_str("SCENEWEB_DEVICE", "auto")  # auto (the GPU when PyTorch sees one), cpu or cuda
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
 # Off: on a quiet CPU one network after the other on all cores is faster (bench/analyze.py);
 # sceneweb/gunicorn.py turns it on where each worker's share is a single PyTorch thread.

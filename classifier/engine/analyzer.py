@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from classifier.engine import acceleration, cam, linear_attributes
+from classifier.engine import acceleration, cam, linear_attributes, summary
+from classifier.engine.attribute_maps import AttributeMap, attribute_maps
 from classifier.engine.attributes import TRAIN_HINT, AttributeModel, load_attribute_model
 from classifier.engine.catalogue import ATTRIBUTE_FILENAME, FETCH_HINT, asset_path
 from classifier.engine.custom import CustomModel, CustomResult, load_custom_model
@@ -33,6 +34,7 @@ from classifier.engine.scores import Heatmap, SceneScore, rounded_grid
 
 IO_TOP = 10  # the official demo averages the IO labels of the ten best categories
 OUTPUTS = frozenset({"scenes", "io", "attributes", "cam", "heatmap"})
+ON_REQUEST = frozenset({"attribute_maps"})  # computed only when named in `outputs` (or asked for)
 """What `SceneAnalyzer.analyze` can be asked for; the default is all of it."""
 
 
@@ -62,9 +64,16 @@ class Analysis:
     """The user's own fine-tuned classifiers (SCENEWEB_CUSTOM_MODELS): top classes and a CAM each."""
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict = field(default_factory=dict)
+    summary: str = ""
+    """One plain-language sentence: indoor/outdoor, the top scene, the strongest attributes (`engine.summary`)."""
+    attribute_maps: list[AttributeMap] | None = None
+    """Where each listed attribute is, when asked for (`analyze(..., attribute_maps=True)`)."""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        answer = asdict(self)
+        if self.attribute_maps is None:
+            del answer["attribute_maps"]
+        return answer
 
 
 class _Stopwatch:
@@ -103,6 +112,7 @@ class SceneAnalyzer:
         self.spec = spec
         self.weights = spec.weights
         self.attribute_model = attribute_model
+        self.map_source = attribute_model  # kept eager: the attribute maps read its layers
         if attribute_model is not None:
             attribute_model.net.eval()
         self.attributes_note = None if attribute_model else (attributes_note or f"No attribute model; {TRAIN_HINT}.")
@@ -121,7 +131,7 @@ class SceneAnalyzer:
 
     def _accelerate(self, inference: acceleration.InferenceSettings) -> None:
         """Prepare the networks for the chosen inference mode (once, here, never per request)."""
-        self.inference = inference
+        self.inference = inference = acceleration.resolved(inference)
         weights = self.weights
         calibration = None
         if inference.mode == "onnx-int8":
@@ -141,6 +151,7 @@ class SceneAnalyzer:
                 self.attribute_model.net, inference, weights.input_size, calibration
             )
             self.attribute_model = dataclasses.replace(self.attribute_model, net=net)
+        self.custom_models = tuple(acceleration.accelerate_custom(m, inference) for m in self.custom_models)
         self._pool = acceleration.PerProcessPool(2) if inference.parallel else None
 
     @classmethod
@@ -217,11 +228,14 @@ class SceneAnalyzer:
         cam_class: int | None = None,
         outputs: frozenset[str] = OUTPUTS,
         top_k: int | None = None,
+        attribute_maps: bool = False,
     ) -> Analysis:
         """Analyse one photo. `heatmap=False` skips the PNG overlay (grids are always returned).
 
         `outputs` (any of OUTPUTS) computes only those parts: no attribute pass without "attributes",
-        no grids without "cam" or "heatmap", no PNG without "heatmap"; the parts left out are empty."""
+        no grids without "cam" or "heatmap", no PNG without "heatmap"; the parts left out are empty.
+        `attribute_maps=True` (or "attribute_maps" in `outputs`) adds where each listed attribute is."""
+        attribute_maps = attribute_maps or "attribute_maps" in outputs
         heatmap = heatmap and "heatmap" in outputs
         top_k = self.top_k if top_k is None else top_k
         if not 1 <= top_k <= len(self.labels.categories):
@@ -234,7 +248,8 @@ class SceneAnalyzer:
         with clock.stage("preprocess"):
             batch = model_input(image, self.weights.input_size, self.weights.mean, self.weights.std)
         with torch.inference_mode(), ExitStack() as scope:
-            run, attribute_scores = self._run_networks(batch, clock, scope, "attributes" in outputs)
+            wanted = "attributes" in outputs or attribute_maps  # the maps are of the listed attributes
+            run, attribute_scores = self._run_networks(batch, clock, scope, wanted)
             probabilities = torch.softmax(run.logits[0].float(), dim=0)
             attributes = [] if attribute_scores is None else self._top_attributes(attribute_scores[0])
             scenes = self._top_scenes(probabilities, top_k)
@@ -245,6 +260,7 @@ class SceneAnalyzer:
                     cams = [self._heatmap(run, s.index) for s in scenes]
                     chosen = self._chosen_cam(cams, run, cam_class)
             custom = self._run_custom_models(image, batch, clock) if "scenes" in outputs else []
+            maps = self._attribute_maps(batch, run, attributes, clock) if attribute_maps else None
         if heatmap:
             with clock.stage("png"):
                 overlay = cam.render_overlay(
@@ -262,7 +278,22 @@ class SceneAnalyzer:
             custom=custom,
             timings_ms=clock.timings,
             models=self.models,
+            summary=summary.sentence(scenes[0].label, scenes[0].probability, io.label, [a.label for a in attributes]),
+            attribute_maps=maps,
         )
+
+    def _attribute_maps(
+        self, batch: torch.Tensor, run: CamPass, attributes: Sequence[AttributeScore], clock: _Stopwatch
+    ) -> list[AttributeMap]:
+        """The listed attributes' maps: from the scene pass's features when they are the attribute
+        net's, else from one more pass of the eager attribute network."""
+        if self.map_source is None:
+            return []
+        with clock.stage("attribute_maps"):
+            features = run.features if self.attributes_share_scene_pass else self.map_source.feature_map(batch)
+            return attribute_maps(
+                features, self.map_source.map_weights, self.map_source.names, [a.label for a in attributes]
+            )
 
     def _run_networks(
         self, batch: torch.Tensor, clock: _Stopwatch, scope: ExitStack, with_attributes: bool = True

@@ -62,6 +62,15 @@ class AttributeModel:
         """Independent sigmoid per attribute (multi-label), shape (N, attributes)."""
         return torch.sigmoid(self.net(batch))
 
+    def feature_map(self, batch: torch.Tensor) -> torch.Tensor:
+        """The last (ReLU'd) dense-block map that the head pools, as torchvision's forward computes it;
+        needs the eager network (`attribute_maps`)."""
+        return torch.relu(self.net.features(batch))
+
+    @property
+    def map_weights(self) -> torch.Tensor:
+        return self.net.classifier.weight
+
 
 def load_attribute_model(path: Path) -> AttributeModel:
     checkpoint = read_checkpoint(path, install_hint=TRAIN_HINT)

@@ -31,6 +31,18 @@ def class_activation_map(features: torch.Tensor, class_weights: torch.Tensor) ->
     return normalise(cam.numpy())
 
 
+def linear_maps(features: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+    """One map per row of a linear layer over a feature map: weights (K, C) at every position of
+    features (C, h, w), each map min-max normalised to [0, 1]: (K, h, w). The CAM of K classes, or
+    the maps of K attributes whose scorer is linear over the pooled features."""
+    if features.dim() != 3 or weights.dim() != 2 or features.shape[0] != weights.shape[1]:
+        raise ValueError(
+            f"need features (C, h, w) and weights (K, C), got {tuple(features.shape)} and {tuple(weights.shape)}"
+        )
+    maps = torch.einsum("kc,chw->khw", weights.detach().float(), features.detach().float()).numpy()
+    return np.stack([normalise(grid) for grid in maps]) if len(maps) else maps
+
+
 def normalise(grid: np.ndarray) -> np.ndarray:
     low, high = float(grid.min()), float(grid.max())
     if not np.isfinite(low) or not np.isfinite(high) or high - low < 1e-12:

@@ -85,6 +85,14 @@ class LinearAttributeModel:
         """Scores from a layer4 map the scene pass already computed (when the scene net is this net)."""
         return features.float().mean(dim=(2, 3)) @ self.matrix.T
 
+    def feature_map(self, batch: torch.Tensor) -> torch.Tensor:
+        """The layer4 map (N, 512, h, w) that the matrix reads once pooled (`attribute_maps`)."""
+        return self.net(batch)[1]
+
+    @property
+    def map_weights(self) -> torch.Tensor:
+        return self.matrix
+
 
 def load_linear_attribute_model(net: SceneNet, matrix_path: Path, names: tuple[str, ...]) -> LinearAttributeModel:
     matrix = torch.from_numpy(read_attribute_matrix(matrix_path).astype(np.float32))

@@ -3,13 +3,15 @@ onto the page's outputs. `attach` wires them to the app that `classifier.panel.r
 
 The component ids are those of `layout`; the update endpoint in front of these callbacks
 (`classifier.views.panel_update`) has already checked the CSRF token and the shape of the request.
+What runs in the browser only (the page's address, the recent list, the drop zone's messages) is
+in `static/js/sceneweb.js`, wired here as client-side callbacks.
 """
 
 from __future__ import annotations
 
 import json
 
-from dash import ALL, no_update
+from dash import ALL, ClientsideFunction, no_update
 from dash.dependencies import Input, Output, State
 from dash.exceptions import PreventUpdate
 from django_plotly_dash import DjangoDash
@@ -21,37 +23,53 @@ from classifier.panel.components import heat_style
 from classifier.panel.inputs import PanelInputs
 from classifier.panel.state import load_state
 
-# The outputs of `on_action`, in order, by the names `act` uses; the two bar lists are per bar.
+# The outputs of `on_action`, in order, by the names `act` uses; the bar lists are per bar.
 OUTPUTS = {
     "key": Output("panel-state", "data"),
+    "meta": Output("result-meta", "data"),
     "photo": Output("photo", "src"),
+    "alt": Output("photo", "alt"),
+    "headline": Output("headline", "children"),
+    "summary": Output("summary", "children"),
+    "announce": Output("announce", "children"),
     "error": Output("error", "children"),
-    "status": Output("status", "children"),
+    "upload_feedback": Output("upload-feedback", "data"),
+    "url_error": Output("url-error", "children"),
+    "sample_error": Output("sample-error", "children"),
     "bars": Output({"type": "scene-bar", "index": ALL}, "children"),
     "bar_classes": Output({"type": "scene-bar", "index": ALL}, "className"),
+    "bar_pressed": Output({"type": "scene-bar", "index": ALL}, "aria-pressed"),
     "heat": Output("heat", "src"),
     "caption": Output("heat-caption", "children"),
     "selected": Output("selected", "data"),
+    "attribute": Output("selected-attribute", "data"),
     "io": Output("io", "children"),
     "attributes": Output("attributes", "children"),
     "custom": Output("custom", "children"),
     "timing": Output("timing", "children"),
     "results_class": Output("results", "className"),
+    "opacity": Output("opacity", "value"),
+    "strip": Output("strip", "children"),
     "png": Output("png-file", "data"),
 }
-PER_BAR = {"bars", "bar_classes"}
+PER_BAR = {"bars", "bar_classes", "bar_pressed"}
 
 # What `on_action` reads, in the order of its parameters.
 ACTION_INPUTS = (
-    Input("upload", "contents"),
+    Input("uploads", "data"),
     Input("url-go", "n_clicks"),
     Input("url", "n_submit"),
     Input({"type": "sample", "name": ALL}, "n_clicks"),
     Input({"type": "scene-bar", "index": ALL}, "n_clicks"),
+    Input({"type": "attr-bar", "index": ALL}, "n_clicks"),
+    Input({"type": "strip", "key": ALL}, "n_clicks"),
+    Input({"type": "recent", "key": ALL}, "n_clicks"),
+    Input("wanted", "data"),
     Input("get-png", "n_clicks"),
     State("url", "value"),
     State("panel-state", "data"),
     State("selected", "data"),
+    State("selected-attribute", "data"),
     State("opacity", "value"),
     State("heat-on", "value"),
 )
@@ -71,10 +89,13 @@ def trigger_of(callback_context) -> str | dict:
         raise PreventUpdate from None
 
 
-def on_action(upload, _go, _enter, _samples, bars, _png, url, key, selected, opacity, shown, callback_context, request):
+def on_action(
+    uploads, _go, _enter, _samples, bars, _attrs, _strip, _recent, wanted, _png,
+    url, key, selected, attribute, opacity, shown, callback_context, request,
+):  # fmt: skip
     """Every action that costs work goes through here, so each takes its slot in one place."""
     bar_count = len(bars) if isinstance(bars, list) else 0
-    inputs = PanelInputs(upload, url, key, selected, opacity, shown, bar_count)
+    inputs = PanelInputs(uploads, url, key, selected, opacity, shown, bar_count, uploads, attribute, wanted)
     changes = act(trigger_of(callback_context), inputs, client=client_address(request))
     return tuple(changes.get(name, [no_update] * bar_count if name in PER_BAR else no_update) for name in OUTPUTS)
 
@@ -86,13 +107,13 @@ def on_heat_controls(opacity, shown):
 def on_json_download(_clicks, key):
     """The stored analysis as it is (no rendering, so no slot); an unknown or expired key sends nothing."""
     try:
-        return json_file(load_state(key).analysis)
+        return json_file(load_state(key))
     except SceneWebError:  # refused, or the cache is down (logged): nothing to send
         raise PreventUpdate from None
 
 
 def attach(app: DjangoDash) -> None:
-    """Wire the three callbacks to `app` (django-plotly-dash adds `callback_context` and `request` to
+    """Wire the callbacks to `app` (django-plotly-dash adds `callback_context` and `request` to
     `on_action`'s arguments, after Dash's own, because its signature names them)."""
     app.callback(*OUTPUTS.values(), *ACTION_INPUTS, prevent_initial_call=True)(on_action)
     app.callback(Output("heat", "style"), Input("opacity", "value"), Input("heat-on", "value"))(on_heat_controls)
@@ -102,3 +123,15 @@ def attach(app: DjangoDash) -> None:
         State("panel-state", "data"),
         prevent_initial_call=True,
     )(on_json_download)
+    app.clientside_callback(
+        ClientsideFunction("sceneweb", "showUploadFeedback"),
+        Output("upload-feedback-shown", "data"),
+        Input("upload-feedback", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("sceneweb", "rememberResult"), Output("recent", "children"), Input("result-meta", "data")
+    )
+    app.clientside_callback(
+        ClientsideFunction("sceneweb", "wantedResult"), Output("wanted", "data"), Input("boot", "data")
+    )

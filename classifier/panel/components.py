@@ -15,6 +15,7 @@ from dash import html
 from PIL import Image
 
 from classifier.engine import cam
+from classifier.engine.summary import readable
 from classifier.gallery import jpeg_bytes
 from classifier.panel.inputs import DEFAULT_OPACITY, opacity_of
 from classifier.panel.state import PanelState
@@ -22,13 +23,6 @@ from classifier.panel.state import PanelState
 
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def readable(label: str) -> str:
-    """`apartment_building/outdoor` reads as `apartment building (outdoor)`."""
-    name, _, detail = label.partition("/")
-    name = name.replace("_", " ")
-    return f"{name} ({detail.replace('_', ' ')})" if detail else name
 
 
 def scene_bar(scene: dict) -> list:
@@ -57,30 +51,53 @@ def io_view(io: dict) -> list:
     ]
 
 
-def attributes_view(attributes: list[dict], note: str | None, source: dict | None = None) -> list:
-    """The attribute bars, then where they come from and what their scores mean (`models.attributes`)."""
+def score_words(source: dict) -> str:
+    """What an attribute score means, in plain words, for each source."""
+    if source.get("source") == "densenet201":
+        return "Each score is the probability (0% to 100%) that the attribute is present, judged on its own."
+    return (
+        "Scores are raw linear responses, not probabilities or percentages: higher means stronger; "
+        "compare them only with each other."
+    )
+
+
+def attribute_value(score: float, source: dict | None) -> str:
+    return f"{score:.0%}" if source and source.get("source") == "densenet201" else f"{score:.1f}"
+
+
+def attributes_view(
+    attributes: list[dict], note: str | None, source: dict | None = None, selected: int | None = None
+) -> list:
+    """The attribute bars (each a button that shows its own heatmap), then where they come from and
+    what their scores mean (`models.attributes`)."""
     if not attributes:
         return [html.P(note or "No attributes for this photo.", className="sw-note")]
     peak = max(max(a["score"] for a in attributes), 1e-9)
-    origin = f"From {source['description']}; {source['scores']}." if source else ""
+    origin = f"From {source['description']}. {score_words(source)}" if source else ""
     return [
-        *([html.P(origin, className="sw-note sw-attr-source")] if origin else []),
         html.Ul(
             [
                 html.Li(
-                    [
-                        html.Span(a["label"], className="sw-attr-label"),
-                        html.Span(
-                            html.Span(style={"width": f"{max(a['score'], 0) / peak * 100:.0f}%"}),
-                            className="sw-attr-track",
-                        ),
-                        html.Span(f"{a['score']:.2f}", className="sw-attr-value"),
-                    ]
+                    html.Button(
+                        [
+                            html.Span(a["label"], className="sw-attr-label"),
+                            html.Span(
+                                html.Span(style={"width": f"{max(a['score'], 0) / peak * 100:.0f}%"}),
+                                className="sw-attr-track",
+                            ),
+                            html.Span(attribute_value(a["score"], source), className="sw-attr-value"),
+                        ],
+                        id={"type": "attr-bar", "index": i},
+                        className="sw-attr is-selected" if i == selected else "sw-attr",
+                        title=f"Show where “{a['label']}” is in the photo",
+                        **{"aria-pressed": "true" if i == selected else "false"},
+                    )
                 )
-                for a in attributes
+                for i, a in enumerate(attributes)
             ],
             className="sw-attrs",
         ),
+        *([html.P(origin, className="sw-note sw-attr-source")] if origin else []),
     ]
 
 
@@ -114,14 +131,26 @@ def custom_view(custom: list[dict], picture: Image.Image) -> list:
     return views
 
 
+STAGE_WORDS = {
+    "decode": "reading the photo",
+    "preprocess": "resizing it for the networks",
+    "cam": "scores and heatmaps",
+    "png": "drawing the overlay",
+    "attribute_maps": "attribute maps",
+}
+
+
 def model_line(models: dict) -> str:
     scene = models["scene"]
     return f"Scene model: {scene['name']} ({scene['classes']} classes, {scene['heatmap']} heatmap)."
 
 
 def timing_text(timings: dict) -> str:
-    stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items() if name != "total")
-    return f"Analysed in {timings.get('total', 0):.0f} ms ({stages})."
+    """How long the server took, stage by stage, in words a visitor can read."""
+    stages = ", ".join(
+        f"{STAGE_WORDS.get(name, f'the {name} network')} {ms:.0f} ms" for name, ms in timings.items() if name != "total"
+    )
+    return f"The server took {timings.get('total', 0):.0f} ms: {stages}."
 
 
 def heat_layer(picture: Image.Image, grid: list[list[float]]) -> str:
@@ -139,26 +168,49 @@ def heat_style(opacity: object, shown: object) -> dict:
 
 @dataclass(frozen=True)
 class HeatView:
-    """The parts that change when another scene is selected."""
+    """The parts that change when another scene (or an attribute) is selected."""
 
     bar_classes: list[str]
     heat: str
     caption: str
     selected: int
+    attribute: int | None = None
+
+    @property
+    def bar_pressed(self) -> list[str]:
+        return ["true" if "is-selected" in c else "false" for c in self.bar_classes]
 
 
-def heat_view(state: PanelState, picture: Image.Image, selected: int) -> HeatView:
+def heat_view(state: PanelState, picture: Image.Image, selected: int, attribute: int | None = None) -> HeatView:
+    """The heatmap of scene `selected`, or of attribute `attribute` when one is given."""
+    scenes = range(len(state.analysis["scenes"]))
+    if attribute is not None:
+        chosen = state.analysis["attribute_maps"][attribute]
+        return HeatView(
+            bar_classes=["sw-bar"] * len(scenes),
+            heat=heat_layer(picture, chosen["grid"]),
+            caption=f"Heatmap: where the photo shows “{chosen['label']}”. Click a scene or another attribute.",
+            selected=selected,
+            attribute=attribute,
+        )
     chosen = state.analysis["cams"][selected]
     return HeatView(
-        bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in range(len(state.analysis["scenes"]))],
+        bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in scenes],
         heat=heat_layer(picture, chosen["grid"]),
         caption=f"Heatmap: where the network saw “{readable(chosen['label'])}”. Click another scene to compare.",
         selected=selected,
     )
 
 
+def headline(analysis: dict) -> str:
+    """The answer first: the top scene and indoor/outdoor, in a few words."""
+    top = analysis["scenes"][0]
+    return f"{readable(top['label']).capitalize()} · {analysis['io']['label']}"
+
+
 @dataclass(frozen=True)
 class Presentation:
+    headline: str
     bars: list
     view: HeatView
     io: list
@@ -172,6 +224,7 @@ def present(state: PanelState, selected: int = 0) -> Presentation:
     analysis = state.analysis
     picture = state.picture()  # decoded once for the heatmap layer and the custom models' thumbnails
     return Presentation(
+        headline=headline(analysis),
         bars=[scene_bar(s) for s in analysis["scenes"]],
         view=heat_view(state, picture, selected),
         io=io_view(analysis["io"]),

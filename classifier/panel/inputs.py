@@ -20,6 +20,7 @@ from classifier import sources
 from classifier.engine.errors import ImageRejected, SceneWebError
 
 DEFAULT_OPACITY = 0.5
+NAME_CHARS = 80  # how much of a file name the page keeps (strip, downloads)
 
 
 class PanelRefused(SceneWebError):
@@ -39,6 +40,9 @@ class PanelInputs:
     opacity: object = None
     shown: object = None
     bar_count: int = 0
+    uploads: object = None  # the `uploads` store: photos the browser checked and shrank
+    attribute: object = None  # the attribute whose map is shown, if any
+    wanted: object = None  # a kept result's key from the page's address (?result=KEY)
 
 
 def bytes_of_data_uri(uri: object) -> bytes:
@@ -53,12 +57,39 @@ def bytes_of_data_uri(uri: object) -> bytes:
         raise ImageRejected("The file could not be read; please choose it again.", code="bad_upload") from None
 
 
+def uploaded_photos(value: object) -> list[tuple[str, object]]:
+    """What `sceneweb.js` put in the `uploads` store, `{"photos": [{"name", "uri"}, ...]}`, as (name, data
+    URI) pairs: at most SCENEWEB_PAGE_MAX_PHOTOS of them (the page says the same before sending)."""
+    photos = value.get("photos") if isinstance(value, dict) else None
+    if not isinstance(photos, list) or not photos or not all(isinstance(p, dict) for p in photos):
+        raise PanelRefused("The photos could not be read; please choose them again.")
+    limit = settings.SCENEWEB_PAGE_MAX_PHOTOS
+    if len(photos) > limit:
+        raise PanelRefused(f"Choose at most {limit} photos at once.")
+    return [(photo_name(p.get("name")), p.get("uri")) for p in photos]
+
+
+def photo_name(value: object, fallback: str = "your photo") -> str:
+    """A file name for display and downloads: printable, bounded, never a path."""
+    if not isinstance(value, str):
+        return fallback
+    name = "".join(c for c in value.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())[:NAME_CHARS].strip()
+    return name or fallback
+
+
+def url_name(url: object) -> str:
+    """The last part of an image address (`photo.jpg`), or a plain description."""
+    path = url.split("?", 1)[0].split("#", 1)[0].rstrip("/") if isinstance(url, str) else ""
+    return photo_name(path.rsplit("/", 1)[-1] if "/" in path.partition("//")[2] else "", "the photo at that address")
+
+
 def photo_bytes(trigger: str | dict, upload: object, url: object) -> tuple[bytes, str]:
-    """The photo's bytes and a name for it, from whichever of the three ways in was used."""
+    """The photo's bytes and a name for it, from whichever of the ways in was used (`upload` is one
+    data URI of the `uploads` store)."""
     if trigger == "upload":
         return bytes_of_data_uri(upload), "your photo"
     if trigger in ("url", "url-go"):
-        return sources.url_bytes(url), "the photo at that address"
+        return sources.url_bytes(url), url_name(url)
     if isinstance(trigger, dict) and trigger.get("type") == "sample":
         name = trigger.get("name")
         return sources.sample_bytes(name), f"sample {name}"
@@ -79,7 +110,13 @@ def check_bar_count(count: int) -> None:
 
 
 def opacity_of(value: object) -> float:
-    """The slider's value as the browser sent it: a number in [0, 1], or the default for anything else."""
+    """The slider's value as the browser sent it (a number, or the range input's short text): a number
+    in [0, 1], or the default for anything else."""
+    if isinstance(value, str) and len(value) < 24:
+        try:
+            value = float(value)
+        except ValueError:
+            return DEFAULT_OPACITY
     if type(value) is int:
         return 1.0 if value > 0 else 0.0  # any integer: no float() of a 401-digit one (OverflowError)
     if type(value) is not float or not math.isfinite(value):

@@ -20,7 +20,7 @@ from classifier.sharedcache import shared_cache
 
 DISPLAY_SIDE = 512  # the photo travels back to the browser at most this large, once
 STATE_KEY = re.compile(r"[A-Za-z0-9_-]{24}")  # what `secrets.token_urlsafe(18)` in `save_state` writes
-EXPIRED = "This result has expired; please analyse the photo again."
+EXPIRED = "This result has expired: the server keeps results for a limited time; please analyse the photo again."
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class PanelState:
 
     analysis: dict
     photo: bytes  # the display-size JPEG this server made
+    name: str = "your photo"  # the file name (or address, or sample) it came from: strip and downloads
 
     def picture(self) -> Image.Image:
         return Image.open(io.BytesIO(self.photo)).convert("RGB")
@@ -44,7 +45,7 @@ def display_jpeg(image: Image.Image) -> bytes:
 def save_state(state: PanelState) -> str:
     """Keep `state` for SCENEWEB_PANEL_RESULT_TTL seconds (then the visitor analyses the photo again)."""
     key = secrets.token_urlsafe(18)
-    stored = {"analysis": state.analysis, "photo": state.photo}
+    stored = {"analysis": state.analysis, "photo": state.photo, "name": state.name}
     with shared_cache("keeping a panel result"):
         cache.set(f"sceneweb:panel:{key}", stored, timeout=settings.SCENEWEB_PANEL_RESULT_TTL)
     return key
@@ -58,4 +59,4 @@ def load_state(key: object) -> PanelState:
         stored = cache.get(f"sceneweb:panel:{key}")
     if not isinstance(stored, dict):
         raise PanelRefused(EXPIRED, code="panel_state_expired")
-    return PanelState(stored["analysis"], stored["photo"])
+    return PanelState(stored["analysis"], stored["photo"], stored.get("name", "your photo"))

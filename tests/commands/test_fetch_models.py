@@ -155,3 +155,29 @@ def test_a_mirror_that_is_no_web_address_stops_start_up(settings):
     settings.SCENEWEB_MODELS_MIRROR = "s3://bucket/models"
     with pytest.raises(ImproperlyConfigured, match="SCENEWEB_MODELS_MIRROR='s3://bucket/models' is not an http"):
         check_model_settings(settings)
+
+
+def test_sample_photos_come_from_the_mirror_first(tmp_path, use_models, release_dir, settings, sample_photos):
+    use_models(tmp_path / "models")
+    settings.SCENEWEB_SAMPLES_DIR = tmp_path / "samples"
+    photo = serve_bytes(sample_photos[0].read_bytes(), "image/jpeg")
+    with local_server({"/mirror/6.jpg": photo, "/mirror/12.jpg": photo}) as base:
+        settings.SCENEWEB_MODELS_MIRROR = f"{base}/mirror/"
+        output = run("--from", str(release_dir), "--samples")
+    assert f"samples  2 photos downloaded to {tmp_path / 'samples'} from {base}/mirror/" in output
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["places_demo_12.jpg", "places_demo_6.jpg"]
+
+
+def test_a_failed_sample_download_names_the_ways_out(tmp_path, use_models, release_dir, settings, monkeypatch):
+    from classifier.engine import installer
+
+    use_models(tmp_path / "models")
+    settings.SCENEWEB_SAMPLES_DIR = tmp_path / "samples"
+    with local_server({}) as base:  # neither the mirror nor the "public" address has the photo
+        monkeypatch.setattr(installer, "SAMPLE_URLS", (f"{base}/public/6.jpg",))
+        settings.SCENEWEB_MODELS_MIRROR = f"{base}/mirror"
+        with pytest.raises(CommandError) as refused:
+            run("--from", str(release_dir), "--samples", "--retries", "1")
+    message = str(refused.value)
+    assert f"{base}/mirror/6.jpg" in message and f"{base}/public/6.jpg" in message
+    assert "--samples-from DIR" in message and "--from DIR" in message and "SCENEWEB_MODELS_MIRROR" in message

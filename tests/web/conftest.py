@@ -41,3 +41,50 @@ def frozen_minute(monkeypatch):
     from classifier import ratelimit
 
     monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 6_000_030.0))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        # Playwright's sync API keeps an event loop on this thread; the database set-up of the
+        # tests is still plain synchronous code, so Django's async guard would misfire here.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server, service):
+    """`open_page(width=1366, scheme="light")`: a fresh page on the live server, closed after the test."""
+    from tests.support.browser import WAIT_MS
+
+    contexts = []
+
+    def opened(width: int = 1366, scheme: str = "light", path: str = "/", **options):
+        phone = width < 500
+        context = browser.new_context(
+            viewport={"width": width, "height": 812 if phone else 900},
+            color_scheme=scheme,
+            is_mobile=phone,
+            has_touch=phone,
+            device_scale_factor=2 if phone else 1,
+            accept_downloads=True,
+            **options,
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(live_server.url + path)
+        page.wait_for_selector("#url-go")
+        return page
+
+    yield opened
+    for context in contexts:
+        context.close()

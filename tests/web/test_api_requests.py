@@ -80,7 +80,6 @@ def test_top_k_sets_how_many_scenes_are_listed(client, service, photo_bytes):
         ("?top_k=366", "top_k_invalid"),
         ("?top_k=%C2%B2", "top_k_invalid"),
         ("?cam_class=%C2%B2", "cam_class_invalid"),
-        ("?outputs=attribute_maps", "output_unavailable"),
     ],
 )
 def test_it_refuses_options_it_cannot_honour(client, service, photo_bytes, query, code):
@@ -137,3 +136,11 @@ def test_each_photo_takes_a_slot_of_the_rate_limit(client, service, settings, fr
     codes = [r.get("code") for r in post_json(client, {"images": images, "outputs": "io"}).json()["results"]]
     assert codes == [None, None, None, "rate_limited"]
     assert_refused(post_json(client, {"sample": sample_photos[0].name}), 429, "rate_limited")
+
+
+def test_attribute_maps_come_when_asked_for(client, fresh_service, photo_bytes):
+    body = post_image(client, photo_bytes, "?outputs=attributes,attribute_maps").json()
+    assert set(body) == {"attributes", "attributes_note", "attribute_maps"} | ALWAYS
+    assert [m["label"] for m in body["attribute_maps"]] == [a["label"] for a in body["attributes"]]
+    assert len(body["attribute_maps"][0]["grid"]) == 14  # WideResNet-18's layer4 map at 224 px
+    assert "attribute_maps" not in post_image(client, photo_bytes).json()  # not by default

@@ -1,76 +1,25 @@
-"""End to end in headless Chromium (Debian's, driven by Playwright): the three ways in, every output, errors.
+"""End to end in headless Chromium (Debian's, driven by Playwright): the ways in, the answer first,
+every output, and the page under its Content-Security-Policy.
 
 Screenshots (desktop and 375 px phone) are kept in artifacts/ for a person to look at.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import re
 
 import pytest
 
-from classifier.testing.paths import REPO
+from tests.support.browser import screenshot
 from tests.support.httpserver import local_server, serve_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = REPO / "artifacts"
-WAIT_MS = 60_000  # an analysis on a loaded 2-core CI machine takes well under this
 
-
-def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (`apt-get install -y chromium`; .ci/run does this)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_path()
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        # Playwright's sync API keeps an event loop on this thread; the database set-up of the
-        # tests is still plain synchronous code, so Django's async guard would misfire here.
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def panel(browser, live_server, service):
-    """A fresh desktop page on the live server."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(live_server.url)
-    page.wait_for_selector("#upload input[type=file]", state="attached")
-    yield page
-    context.close()
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def wait_for_status(page, text: str) -> None:
-    page.wait_for_function("t => document.querySelector('#status')?.textContent === t", arg=text)
+def wait_for_result(page, name: str) -> None:
+    """The live region announces `name: summary` once the answer is on the page."""
+    page.wait_for_function("n => document.querySelector('#announce')?.textContent.startsWith(n + ': ')", arg=name)
+    page.wait_for_function("() => !document.querySelector('#results').className.includes('is-previous')")
 
 
 def assert_results_shown(page) -> None:
@@ -81,57 +30,94 @@ def assert_results_shown(page) -> None:
     assert page.locator("#heat").get_attribute("src").startswith("data:image/jpeg;base64,")
     assert page.locator("#photo").get_attribute("src").startswith("data:image/jpeg;base64,")
     assert page.locator("#heat").is_visible()
+    summary = page.locator("#summary").inner_text()
+    assert summary.startswith(("An indoor scene, most likely ", "An outdoor scene, most likely "))
+    assert page.locator("#photo").get_attribute("alt") == summary  # the summary is the photo's alt text
+    top = bars.nth(0).locator(".sw-bar-label").inner_text()
+    assert page.locator("#headline").inner_text().lower().startswith(top.lower())
+    assert bars.nth(0).get_attribute("aria-pressed") == "true"
 
 
-def test_a_person_analyses_a_photo_three_ways(panel, sample_photos):
-    page = panel
-    page.set_input_files("#upload input[type=file]", str(sample_photos[0]))
-    wait_for_status(page, "Analysed your photo.")
+def test_a_person_analyses_a_photo_three_ways_and_reads_the_answer_first(open_page, sample_photos):
+    page = open_page()
+    page.set_input_files("#photo-input", str(sample_photos[0]))
+    wait_for_result(page, sample_photos[0].name)
     assert_results_shown(page)
-    assert "densenet201_sunattributes.pth" in page.locator("#attributes").inner_text()
-    assert page.locator("#timing").inner_text().startswith("Analysed in ")
+    assert page.locator("#photo-note").inner_text() == "Analysed 1 photo."
+    assert not page.locator("#timing").is_visible()  # timings are behind "Details"
+    page.locator(".sw-details summary").click()
+    assert page.locator("#timing").inner_text().startswith("The server took ")
+    assert "reading the photo" in page.locator("#timing").inner_text()
+    assert page.locator(".sw-legend").is_visible()
     screenshot(page, "panel-desktop.png")
 
-    with local_server({"/photo.jpg": serve_bytes(sample_photos[-1].read_bytes(), "image/jpeg")}) as base:
-        page.fill("#url", f"{base}/photo.jpg")
+    with local_server({"/street.jpg": serve_bytes(sample_photos[-1].read_bytes(), "image/jpeg")}) as base:
+        page.fill("#url", f"{base}/street.jpg")
         page.press("#url", "Enter")
-        wait_for_status(page, "Analysed the photo at that address.")
+        wait_for_result(page, "street.jpg")
     assert_results_shown(page)
 
     page.locator(".sw-sample").first.click()
-    wait_for_status(page, f"Analysed sample {sample_photos[0].name}.")
+    wait_for_result(page, f"sample {sample_photos[0].name}")
     assert_results_shown(page)
 
 
-def test_clicking_a_bar_switches_the_heatmap_and_the_switch_hides_it(panel, sample_photos):
-    page = panel
+def test_while_an_address_is_fetched_the_button_waits_and_the_old_result_is_marked(open_page, sample_photos):
+    import threading
+
+    page = open_page()
     page.locator(".sw-sample").first.click()
-    wait_for_status(page, f"Analysed sample {sample_photos[0].name}.")
+    wait_for_result(page, f"sample {sample_photos[0].name}")
+    release = threading.Event()
+
+    def slow(handler):
+        release.wait(30)
+        serve_bytes(sample_photos[-1].read_bytes(), "image/jpeg")(handler)
+
+    with local_server({"/slow.jpg": slow}) as base:
+        page.fill("#url", f"{base}/slow.jpg")
+        page.click("#url-go")
+        page.wait_for_function("() => document.querySelector('#url-go').disabled")
+        assert page.locator("#url-note").inner_text() == "Fetching the image, then analysing it…"
+        assert "is-previous" in page.locator("#results").get_attribute("class")
+        assert page.locator(".sw-previous-mark").is_visible()
+        screenshot(page, "panel-busy.png")
+        release.set()
+        wait_for_result(page, "slow.jpg")
+    assert page.locator("#url-go").is_enabled()
+    assert page.locator("#url-note").inner_text() == ""
+    assert not page.locator(".sw-previous-mark").is_visible()
+
+
+def test_clicking_a_bar_switches_the_heatmap_and_the_switch_hides_it(open_page, sample_photos):
+    page = open_page()
+    page.locator(".sw-sample").first.click()
+    wait_for_result(page, f"sample {sample_photos[0].name}")
     first_heat = page.locator("#heat").get_attribute("src")
     third = page.locator(".sw-bar").nth(2)
     third_label = third.locator(".sw-bar-label").inner_text()
     third.click()
-    page.wait_for_selector(".sw-bar.is-selected >> nth=0")
     page.wait_for_function(
         "label => document.querySelector('#heat-caption')?.textContent.includes(label)", arg=third_label
     )
-    assert "is-selected" in third.get_attribute("class")
+    assert third.get_attribute("aria-pressed") == "true"
+    assert page.locator(".sw-bar").nth(0).get_attribute("aria-pressed") == "false"
     assert page.locator("#heat").get_attribute("src") != first_heat
 
     page.locator(".sw-switch input").uncheck()
     page.wait_for_selector("#heat", state="hidden")
 
 
-def test_a_refused_url_shows_an_inline_error_and_the_page_stays_usable(panel, sample_photos):
-    page = panel
-    page.fill("#url", "http://10.0.0.1/photo.jpg")
-    page.click("#url-go")
-    page.wait_for_selector(".sw-error:not(:empty)")
-    assert page.locator(".sw-error").inner_text().startswith("We do not fetch from a private network")
+def test_the_opacity_resets_for_each_new_photo(open_page, sample_photos):
+    page = open_page()
     page.locator(".sw-sample").first.click()
-    wait_for_status(page, f"Analysed sample {sample_photos[0].name}.")
-    assert_results_shown(page)
-    assert page.locator(".sw-error").inner_text() == ""
+    wait_for_result(page, f"sample {sample_photos[0].name}")
+    page.locator("#opacity").fill("1")
+    page.wait_for_function("() => document.querySelector('#heat').style.opacity === '1'")
+    page.locator(".sw-sample").nth(1).click()
+    wait_for_result(page, f"sample {sample_photos[1].name}")
+    assert page.locator("#opacity").input_value() == "0.5"
+    page.wait_for_function("() => document.querySelector('#heat').style.opacity === '0.5'")
 
 
 RECORD_VIOLATIONS = """
@@ -142,63 +128,61 @@ document.addEventListener(
 
 
 def test_the_page_runs_under_its_content_security_policy(browser, live_server, service, sample_photos):
-    """Nothing the page (Dash's renderer included) loads or runs is blocked by its policy, and it still
-    analyses a photo, switches the heatmap and downloads the PNG."""
+    """Nothing the page (Dash's renderer and sceneweb.js included) loads or runs is blocked by its
+    policy, and it still analyses a photo, switches the heatmap and downloads the PNG."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.add_init_script(RECORD_VIOLATIONS)  # before any of the page's own scripts
     page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
+    page.set_default_timeout(60_000)
     problems = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     try:
         answer = page.goto(live_server.url)
         assert "script-src 'self' 'sha256-" in answer.headers["content-security-policy"]
-        page.wait_for_selector("#upload input[type=file]", state="attached")
-        page.locator(".sw-sample").first.click()
-        wait_for_status(page, f"Analysed sample {sample_photos[0].name}.")
+        page.wait_for_selector("#url-go")
+        page.set_input_files("#photo-input", str(sample_photos[0]))
+        wait_for_result(page, sample_photos[0].name)
         assert_results_shown(page)
         page.locator(".sw-bar").nth(1).click()
         page.wait_for_function("() => document.querySelectorAll('.sw-bar')[1].classList.contains('is-selected')")
         with page.expect_download() as download:
             page.click("#get-png")
-        assert download.value.suggested_filename.startswith("scene-heatmap-")
+        top = page.locator(".sw-bar").nth(0).locator(".sw-bar-label").inner_text()
+        stem = sample_photos[0].stem.lower().replace("_", "-")
+        assert download.value.suggested_filename.startswith(f"{stem}-")
+        assert download.value.suggested_filename.endswith(".png")
+        with page.expect_download() as download:
+            page.click("#get-json")
+        assert (
+            download.value.suggested_filename
+            == re.sub(r"[^a-z0-9]+", "-", f"{stem} {top.lower()}").strip("-") + ".json"
+        )
         assert page.evaluate("window.violations") == []
         assert problems == []
     finally:
         context.close()
 
 
-def test_the_page_fits_a_phone(browser, live_server, service, sample_photos):
-    context = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    try:
-        page.goto(live_server.url)
-        page.wait_for_selector("#upload input[type=file]", state="attached")
-        page.set_input_files("#upload input[type=file]", str(sample_photos[0]))
-        wait_for_status(page, "Analysed your photo.")
-        assert_results_shown(page)
-        screenshot(page, "panel-phone.png")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
-    finally:
-        context.close()
-
-
-def test_a_fresh_install_shows_ten_attributes_and_where_they_come_from(
-    browser, live_server, service, use_models, fresh_models_dir, sample_photos
+def test_a_fresh_install_shows_ten_attributes_each_with_its_own_heatmap(
+    open_page, use_models, fresh_models_dir, sample_photos
 ):
     use_models(fresh_models_dir)  # what `fetch_models` installs: no trained head, CSAIL's attribute matrix
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(live_server.url)
-    page.wait_for_selector("#upload input[type=file]", state="attached")
-    page.set_input_files("#upload input[type=file]", str(sample_photos[0]))
-    wait_for_status(page, "Analysed your photo.")
+    page = open_page()
+    page.set_input_files("#photo-input", str(sample_photos[0]))
+    wait_for_result(page, sample_photos[0].name)
     assert_results_shown(page)
     assert page.locator("#attributes .sw-attrs li").count() == 10
     origin = page.locator("#attributes .sw-attr-source").inner_text()
     assert "WideResNet-18" in origin and "raw linear responses, not probabilities" in origin
-    screenshot(page, "panel-fresh-install.png")
-    context.close()
+    assert "or percentages" in origin
+    assert not page.locator(".sw-attr-value").first.inner_text().endswith("%")
+    scene_heat = page.locator("#heat").get_attribute("src")
+    second = page.locator(".sw-attr").nth(1)
+    label = second.locator(".sw-attr-label").inner_text()
+    second.click()
+    page.wait_for_function("l => document.querySelector('#heat-caption')?.textContent.includes(l)", arg=label)
+    assert page.locator(".sw-attr").nth(1).get_attribute("aria-pressed") == "true"
+    assert page.locator("#heat").get_attribute("src") != scene_heat
+    assert page.locator(".sw-bar").nth(0).get_attribute("aria-pressed") == "false"
+    screenshot(page, "panel-attribute-map.png")

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from classifier.middleware import script_hash
+from tests.support.api import assert_refused
 
 pytestmark = pytest.mark.django_db  # django-plotly-dash records its app in the database
 
@@ -31,7 +32,7 @@ def test_the_panel_layout_lists_the_samples(client, service, sample_photos):
     layout = json.dumps(response.json())
     for photo in sample_photos:
         assert f"/samples/{photo.name}/thumbnail.jpg" in layout
-    assert '"upload"' in layout and '"url-go"' in layout
+    assert '"uploads"' in layout and '"url-go"' in layout
 
 
 def test_a_thumbnail_is_a_small_jpeg(client, service, sample_photos):
@@ -44,8 +45,7 @@ def test_a_thumbnail_is_a_small_jpeg(client, service, sample_photos):
 
 def test_a_thumbnail_of_an_unknown_sample_is_a_404(client, service):
     response = client.get("/samples/secret.jpg/thumbnail.jpg")
-    assert response.status_code == 404
-    assert response.json() == {"error": "There is no sample photo called 'secret.jpg'.", "code": "sample_not_found"}
+    assert_refused(response, 404, "sample_not_found", "There is no sample photo called 'secret.jpg'.")
 
 
 def test_every_script_the_page_runs_is_allowed_by_its_content_security_policy(client, service):
@@ -64,3 +64,19 @@ def test_every_script_the_page_runs_is_allowed_by_its_content_security_policy(cl
     assert client.get("/django_plotly_dash/app/SceneWeb/_dash-layout")["Content-Security-Policy"].endswith(
         "frame-ancestors 'self'"
     )
+
+
+def test_without_samples_the_gallery_is_hidden_and_the_operator_is_told(client, service, tmp_path, caplog):
+    from django.core.management import call_command
+
+    from classifier import gallery
+
+    service.SCENEWEB_SAMPLES_DIR = tmp_path / "no-samples"
+    gallery.log_missing_samples.cache_clear()
+    layout = json.dumps(client.get("/django_plotly_dash/app/SceneWeb/_dash-layout").json())
+    assert "Or try a sample" not in layout and "fetch_models" not in layout  # nothing for visitors
+    assert "fetch_models --samples" in caplog.text  # the operator reads it in the log
+    out = io.StringIO()
+    call_command("check", stdout=out, stderr=out)
+    assert "sceneweb.I001" in out.getvalue() and "fetch_models --samples" in out.getvalue()
+    gallery.log_missing_samples.cache_clear()

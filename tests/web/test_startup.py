@@ -60,8 +60,8 @@ def test_manage_py_check_fails_without_weights(settings, tmp_path):
         call_command("check", stdout=StringIO(), stderr=StringIO())
 
 
-def test_manage_py_check_passes_with_the_models_installed(settings, models_dir):
-    settings.SCENEWEB_MODELS_DIR = models_dir
+def test_manage_py_check_passes_with_the_models_installed(settings, models_dir, samples_dir):
+    settings.SCENEWEB_MODELS_DIR = models_dir  # and the sample photos (`samples_dir`), else a hint
     out = StringIO()
     call_command("check", stdout=out)
     assert "no issues" in out.getvalue()

@@ -14,7 +14,14 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from classifier.engine import catalogue, installer, manifest, places
+from classifier.engine.errors import DownloadFailed
 from classifier.management.base import SceneWebCommand
+
+SAMPLES_WAY_OUT = (
+    "without internet access, copy photos with `--samples-from DIR` (and the model files with `--from DIR`), "
+    "or set SCENEWEB_MODELS_MIRROR to a server that holds the sample photos under their public names "
+    "(6.jpg, 12.jpg; see docs/models.md)"
+)
 
 
 class Command(SceneWebCommand):
@@ -70,7 +77,7 @@ class Command(SceneWebCommand):
         if not check:
             policy = installer.DownloadPolicy(read_timeout=timeout, retries=retries, progress=options["verbosity"] > 0)
             self._install(models_dir, [*names, *self._attribute_files(source)], source, force, policy)
-            self._install_samples(samples_from, samples)
+            self._install_samples(samples_from, samples, policy)
         statuses = installer.check(models_dir, [n for n in names if not self._is_conversion_source(n)])
         for status in statuses:
             self.stdout.write(f"{status.state:8} {status.filename:32} {status.detail}")
@@ -142,11 +149,27 @@ class Command(SceneWebCommand):
         brought = source is not None and (source / derived.filename).is_file()
         return brought or manifest.is_installed(models_dir, derived)
 
-    def _install_samples(self, samples_from: Path | None, samples: bool) -> None:
+    def _install_samples(self, samples_from: Path | None, samples: bool, policy: installer.DownloadPolicy) -> None:
         samples_dir = Path(settings.SCENEWEB_SAMPLES_DIR)
         if samples_from is not None:
             installed = installer.install_samples(samples_dir, samples_from)
             self.stdout.write(f"samples  {len(installed)} photos copied to {samples_dir}")
         if samples:
-            installed = installer.download_samples(samples_dir)
-            self.stdout.write(f"samples  {len(installed)} photos downloaded to {samples_dir}")
+            installed, origin = self._download_samples(samples_dir, policy)
+            self.stdout.write(f"samples  {len(installed)} photos downloaded to {samples_dir} from {origin}")
+
+    @staticmethod
+    def _download_samples(samples_dir: Path, policy: installer.DownloadPolicy) -> tuple[list[Path], str]:
+        """From SCENEWEB_MODELS_MIRROR first (the photos under their public names), then the public addresses."""
+        mirror = settings.SCENEWEB_MODELS_MIRROR
+        public = tuple(installer.SAMPLE_URLS)
+        choices = [("the public addresses", public)]
+        if mirror:
+            choices.insert(0, (mirror, tuple(f"{mirror.rstrip('/')}/{Path(url).name}" for url in public)))
+        failures = []
+        for origin, urls in choices:
+            try:
+                return installer.download_samples(samples_dir, policy=policy, urls=urls), origin
+            except DownloadFailed as exc:
+                failures.append(str(exc))
+        raise CommandError(f"{' '.join(failures)} {SAMPLES_WAY_OUT[0].upper()}{SAMPLES_WAY_OUT[1:]}.")

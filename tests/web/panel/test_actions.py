@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -45,7 +46,7 @@ def test_a_url_is_fetched_and_analysed(service, photo_bytes):
     with local_server({"/p.jpg": serve_bytes(photo_bytes, "image/jpeg")}) as base:
         outcome = analyse_source("url-go", url=f"{base}/p.jpg")
     assert outcome.error == ""
-    assert outcome.status == "Analysed the photo at that address."
+    assert outcome.status == "Analysed p.jpg."  # named after the address's last part
 
 
 def test_a_refused_url_becomes_an_inline_message(service):
@@ -92,15 +93,17 @@ def test_an_unexpected_failure_becomes_a_calm_message(service, photo_bytes, monk
     assert outcome.error == UNEXPECTED
 
 
-def test_the_json_download_is_the_analysis(analysed):
-    download = json_file(analysed.analysis)
-    assert download["filename"] == "scene-analysis.json"
+def test_the_json_download_is_the_analysis_named_after_the_photo_and_its_top_scene(analysed):
+    download = json_file(analysed.state)
+    top = analysed.analysis["scenes"][0]["label"]
+    assert download["filename"] == f"your-photo-{re.sub('[^a-z0-9]+', '-', top)}.json"
     assert json.loads(download["content"]) == analysed.analysis
 
 
 def test_the_overlay_download_is_a_png_of_the_selected_heatmap(analysed):
     download = overlay_file(analysed.state, 1, 0.6, ["on"])
-    assert download["filename"] == f"scene-heatmap-{analysed.analysis['cams'][1]['index']}.png"
+    second = re.sub("[^a-z0-9]+", "-", analysed.analysis["cams"][1]["label"])
+    assert download["filename"].endswith(f"-heatmap-{second}.png")
     png = Image.open(io.BytesIO(base64.b64decode(download["content"])))
     assert png.format == "PNG"
     assert png.size == photo_of(analysed).size
@@ -144,9 +147,20 @@ def test_fewer_scenes_than_bars_leave_the_rest_blank(analysed, settings, sample_
 def test_a_bar_click_and_the_png_are_rendered_from_the_kept_analysis(analysed):
     clicked = act({"type": "scene-bar", "index": 3}, inputs(key=analysed.key))
     assert clicked["bar_classes"][3] == "sw-bar is-selected" and clicked["selected"] == 3
-    assert set(clicked) == {"bar_classes", "heat", "caption", "selected", "error"}
+    assert clicked["bar_pressed"][3] == "true" and clicked["bar_pressed"].count("true") == 1
+    assert set(clicked) == {
+        "bar_classes",
+        "bar_pressed",
+        "heat",
+        "caption",
+        "selected",
+        "attribute",
+        "attributes",
+        "error",
+    }
     png = act("get-png", inputs(key=analysed.key, selected=3, opacity=0.5, shown=["on"]))["png"]
-    assert png["filename"] == f"scene-heatmap-{analysed.analysis['cams'][3]['index']}.png"
+    fourth = re.sub("[^a-z0-9]+", "-", analysed.analysis["cams"][3]["label"])
+    assert png["filename"].endswith(f"-heatmap-{fourth}.png")
 
 
 def test_a_client_already_refused_gets_no_work_done_through_the_panel(analysed, settings, monkeypatch, frozen_minute):

@@ -54,7 +54,8 @@ def test_the_urls_register_the_panel_the_page_embeds():
     [action] = [c for c in callbacks if c.startswith("..panel-state.data")]
     named = [o for o in OUTPUTS.values() if isinstance(o.component_id, str)]
     assert all(f"{o.component_id}.{o.component_property}" in action for o in named)
-    assert set(callbacks) == {action, "heat.style", "json-file.data"}
+    client_side = {"upload-feedback-shown.data", "recent.children", "wanted.data"}
+    assert set(callbacks) == {action, "heat.style", "json-file.data", *client_side}
 
 
 def test_importing_the_panel_registers_nothing():

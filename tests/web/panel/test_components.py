@@ -18,7 +18,8 @@ def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):
     assert shown.view.selected == 0
     top = analysed.analysis["scenes"][0]
     assert readable(top["label"]) in shown.view.caption
-    assert shown.timing.startswith("Analysed in ")
+    assert shown.timing.startswith("The server took ")
+    assert shown.headline.lower().startswith(readable(top["label"]))
 
 
 def test_another_scene_is_heat_mapped_from_the_stored_grid(analysed, monkeypatch):
@@ -44,19 +45,25 @@ def test_without_attributes_the_note_says_how_to_install_them(analysed):
 
 
 def test_attributes_are_listed_with_their_scores():
-    (listing,) = attributes_view(
-        [{"label": "natural light", "score": 0.93}, {"label": "open area", "score": 0.5}], None
-    )
-    rows = listing.children
-    assert [row.children[0].children for row in rows] == ["natural light", "open area"]
-    assert [row.children[2].children for row in rows] == ["0.93", "0.50"]
+    attributes = [{"label": "natural light", "score": 0.93}, {"label": "open area", "score": 0.5}]
+    head = {"source": "densenet201", "description": "the head", "scores": "probabilities"}
+    listing, origin = attributes_view(attributes, None, head, selected=1)
+    buttons = [row.children for row in listing.children]
+    assert [b.children[0].children for b in buttons] == ["natural light", "open area"]
+    assert [b.children[2].children for b in buttons] == ["93%", "50%"]  # probabilities read as percentages
+    assert [getattr(b, "aria-pressed") for b in buttons] == ["false", "true"]
+    assert "probability" in origin.children
+    matrix = {"source": "wideresnet18-linear", "description": "the matrix", "scores": "raw linear responses"}
+    listing, origin = attributes_view([{"label": "natural light", "score": 85.1}], None, matrix)
+    assert listing.children[0].children.children[2].children == "85.1"  # never "85.10", never a percentage
+    assert "or percentages" in origin.children
 
 
 def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_models, full_models_dir, photo_bytes):
     use_models(full_models_dir)
     outcome = actions.analyse_source("upload", upload_of(photo_bytes))
-    listing = present(outcome.state).attributes[-1]  # after the line naming the source
-    assert [row.children[0].children for row in listing.children] == [
+    listing = present(outcome.state).attributes[0]  # then the line naming the source
+    assert [row.children.children[0].children for row in listing.children] == [
         a["label"] for a in outcome.analysis["attributes"]
     ]
     assert len(listing.children) == 10
@@ -69,7 +76,7 @@ def test_category_names_read_as_words():
 
 def test_timings_are_summed_up_in_words():
     assert timing_text({"decode": 3.2, "resnet18": 40.4, "total": 43.6}) == (
-        "Analysed in 44 ms (decode 3 ms, resnet18 40 ms)."
+        "The server took 44 ms: reading the photo 3 ms, the resnet18 network 40 ms."
     )
 
 
