@@ -117,11 +117,17 @@ def test_rows_are_written_in_chunks_of_the_size_asked(use_models, fresh_models_d
 
 
 def test_a_run_killed_with_sigkill_and_resumed_gives_the_rows_of_an_uninterrupted_run(
-    use_models, fresh_models_dir, tmp_path
+    use_models, fresh_models_dir, tmp_path, settings
 ):
+    settings.SCENEWEB_INFERENCE_MODE = "fused"  # fp32 in every process: "auto" may choose by the machine
     folder = photo_folder(tmp_path / "photos", 12)
     killed = tmp_path / "killed.parquet"
-    env = {**os.environ, "SCENEWEB_MODELS_DIR": str(fresh_models_dir), "SCENEWEB_TORCH_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SCENEWEB_MODELS_DIR": str(fresh_models_dir),
+        "SCENEWEB_TORCH_THREADS": "1",
+        "SCENEWEB_INFERENCE_MODE": "fused",
+    }
     command = [
         sys.executable,
         "manage.py",
@@ -153,7 +159,8 @@ def test_a_run_killed_with_sigkill_and_resumed_gives_the_rows_of_an_uninterrupte
     assert_same_rows(read_rows(killed), read_rows(tmp_path / "whole.parquet"))
 
 
-def test_two_worker_processes_write_the_rows_of_one(use_models, fresh_models_dir, tmp_path):
+def test_two_worker_processes_write_the_rows_of_one(use_models, fresh_models_dir, tmp_path, settings):
+    settings.SCENEWEB_INFERENCE_MODE = "fused"  # fp32 at any thread count
     use_models(fresh_models_dir)
     folder = photo_folder(tmp_path / "photos", 6)
     analyze(folder, "--out", tmp_path / "one.jsonl", "--workers", 1)

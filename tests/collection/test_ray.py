@@ -49,6 +49,7 @@ def ray_run(tmp_path_factory, fresh_models_dir):
         "PYTHONPATH": str(REPO),
         "RAY_USAGE_STATS_ENABLED": "0",
         "SCENEWEB_TORCH_THREADS": "1",
+        "SCENEWEB_INFERENCE_MODE": "fused",
     }
     script = [
         sys.executable,
@@ -66,17 +67,20 @@ def ray_run(tmp_path_factory, fresh_models_dir):
     return work
 
 
-def local_rows(use_models, models_dir, folders, out: Path) -> list[dict]:
+def local_rows(settings, use_models, models_dir, folders, out: Path) -> list[dict]:
     from django.core.management import call_command
 
+    settings.SCENEWEB_INFERENCE_MODE = "fused"  # as on the cluster
     use_models(models_dir)
     call_command("analyze", *map(str, folders), "--out", str(out), "--workers", "1", stdout=io.StringIO())
     return read_rows(out)
 
 
-def test_the_cluster_writes_the_rows_a_local_run_writes_and_resumes(ray_run, use_models, fresh_models_dir):
+def test_the_cluster_writes_the_rows_a_local_run_writes_and_resumes(ray_run, settings, use_models, fresh_models_dir):
     rows = read_rows(ray_run / "ray.parquet")
-    expected = local_rows(use_models, fresh_models_dir, [ray_run / "photos", ray_run / "more"], ray_run / "local.jsonl")
+    expected = local_rows(
+        settings, use_models, fresh_models_dir, [ray_run / "photos", ray_run / "more"], ray_run / "local.jsonl"
+    )
     assert_same_rows(rows, expected)
     broken = next(r for r in rows if r["source"].endswith("broken.jpg"))
     assert broken["error_code"] == "corrupt_image"
@@ -84,10 +88,10 @@ def test_the_cluster_writes_the_rows_a_local_run_writes_and_resumes(ray_run, use
 
 
 def test_a_worker_killed_mid_run_is_retried_and_no_photo_is_lost_or_written_twice(
-    ray_run, use_models, fresh_models_dir
+    ray_run, settings, use_models, fresh_models_dir
 ):
     assert (ray_run / "crash" / "crash-once.crashed").exists()  # the worker did die once
     rows = read_rows(ray_run / "crashed.parquet")
-    expected = local_rows(use_models, fresh_models_dir, [ray_run / "crash"], ray_run / "crash-local.jsonl")
+    expected = local_rows(settings, use_models, fresh_models_dir, [ray_run / "crash"], ray_run / "crash-local.jsonl")
     assert_same_rows(rows, expected)
     assert len(rows) == 6 and not any(r["error_code"] for r in rows)
