@@ -8,8 +8,8 @@ import re
 import pytest
 from django.core.management import call_command
 
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.support.photo_collections import photo_folder
-from tests.web.test_browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 
 
 @pytest.fixture(scope="module")
