@@ -5,6 +5,8 @@
 FROM python:3.11-slim
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
+# 0.0.0.0 inside the container only: publish it on the host's loopback behind nginx (gunicorn has no
+# deadline for reading a request, so slow clients could hold every thread; docs/serving.md, "Binding").
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

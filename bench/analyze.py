@@ -95,7 +95,7 @@ class Baseline:
         from torchvision import transforms
 
         self.resnet = reference.scene_net.net.eval()
-        self.densenet = reference.attribute_model.net.eval()
+        self.attributes = reference.attribute_model  # eager: the DenseNet-201 head or WideResNet-18 + matrix
         self.transform = transforms.Compose(
             [transforms.Resize((224, 224)), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
         )
@@ -120,8 +120,8 @@ class Baseline:
             probabilities = torch.softmax(self.resnet(scene_input)[0], 0)
             hook.remove()
             lap("resnet18")
-            torch.sigmoid(self.densenet(attribute_input))
-            lap("densenet201")
+            self.attributes.scores(attribute_input)
+            lap(self.attributes.name)
         top = probabilities.topk(5).indices.tolist()
         grids = [cam.class_activation_map(features["map"][0], self.resnet.fc.weight[i]) for i in top]
         lap("cam")
@@ -147,6 +147,8 @@ def mode_settings(onnx: bool) -> dict[str, acceleration.InferenceSettings]:
         "eager": acceleration.InferenceSettings(mode="eager"),
         "fused": acceleration.InferenceSettings(mode="fused"),
         "fused, parallel": acceleration.InferenceSettings(mode="fused", parallel=True),
+        "bf16": acceleration.InferenceSettings(mode="bf16"),
+        "bf16, parallel": acceleration.InferenceSettings(mode="bf16", parallel=True),
     }
     if onnx:
         modes["onnx"] = acceleration.InferenceSettings(mode="onnx")

@@ -98,6 +98,8 @@ class AnalyzeJson(ImageSource):
     images: list[ImageSource] | None = Field(None, description="Several photos in one request, in order.")
     outputs: list[Output] | str | None = Field(None, description="As the query parameter; a list or comma-separated.")
     top_k: int | None = Field(None, ge=1)
+    heatmap: bool | None = None
+    cam_class: int | None = Field(None, ge=0)
 
 
 class AnalyzeUpload(Shape):

@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from classifier.engine.errors import SceneWebError
@@ -36,8 +37,8 @@ def new_key() -> str:
 def parse_entry(entry: str, source: str) -> tuple[str, str]:
     name, _, digest = entry.replace(":", " ", 1).partition(" ")
     name, digest = name.strip(), digest.strip().lower()
-    if not (NAME.fullmatch(name) and HASH.fullmatch(digest)):
-        raise SceneWebError(f"{source}: {entry[:40]!r} is not `name sha256-hex` (run manage.py api_keys create).")
+    if not (NAME.fullmatch(name) and HASH.fullmatch(digest)):  # the operator's mistake, not the caller's
+        raise ImproperlyConfigured(f"{source}: an entry is not `name sha256-hex` (run manage.py api_keys create).")
     return name, digest
 
 

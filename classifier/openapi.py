@@ -16,8 +16,9 @@ from classifier.engine.errors import FetchFailed, ImageRejected, ModelFileError,
 from classifier.engine.fetch._addresses import REFUSED_RANGES
 from classifier.gallery import SampleNotFound
 from classifier.http_errors import http_status
-from classifier.middleware import RequestTooLarge
+from classifier.middleware import LengthRequired, RequestTooLarge
 from classifier.ratelimit import RateLimited
+from classifier.sharedcache import CacheUnavailable
 
 REF = "#/components/schemas/{model}"
 
@@ -37,6 +38,9 @@ ANSWERED_CODES: tuple[tuple[type[SceneWebError], tuple[str, ...]], ...] = (
             "url_missing",
             "not_found",
             "method_not_allowed",
+            "host_not_allowed",
+            "too_many_fields",
+            "too_many_files",
         ),
     ),
     (
@@ -49,6 +53,11 @@ ANSWERED_CODES: tuple[tuple[type[SceneWebError], tuple[str, ...]], ...] = (
             "file_too_large",
             "too_many_pixels",
             "decompression_bomb",
+            "too_many_scans",
+            "extreme_aspect_ratio",
+            "decode_memory",
+            "decode_timeout",
+            "decoder_crashed",
         ),
     ),
     (
@@ -80,9 +89,23 @@ ANSWERED_CODES: tuple[tuple[type[SceneWebError], tuple[str, ...]], ...] = (
     ),
     (SampleNotFound, ("sample_not_found",)),
     (RequestTooLarge, ("request_too_large",)),
+    (LengthRequired, ("length_required",)),
+    (CacheUnavailable, ("cache_unavailable",)),
     (RateLimited, ("rate_limited",)),
     (SceneWebError, ("api_key_required", "api_key_invalid")),
-    (ModelFileError, ("model_file", "weights_missing", "weights_invalid", "labels_missing", "labels_malformed")),
+    (
+        ModelFileError,
+        (
+            "model_file",
+            "weights_missing",
+            "weights_invalid",
+            "weights_refused",
+            "weights_wrong_architecture",
+            "model_unreadable",
+            "labels_missing",
+            "labels_malformed",
+        ),
+    ),
 )
 INTERNAL = (500, "internal")  # a bug: logged with its traceback, plain words to the client
 

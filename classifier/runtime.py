@@ -11,12 +11,27 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from PIL import Image
 
 from classifier.engine import SceneAnalyzer
 from classifier.engine.acceleration import InferenceSettings, apply_thread_setting
 from classifier.engine.fetch import FetchPolicy
 from classifier.engine.imaging import ImageLimits
 from classifier.engine.installer import SAMPLE_SUFFIXES
+
+WARM_UP_PASSES = 2
+
+
+def warm_up(passes: int = WARM_UP_PASSES) -> None:
+    """Analyses of a photo-sized noise image (heatmap on) in this process, before it serves.
+
+    PyTorch and oneDNN build their kernels lazily, per thread count and per shape, and the
+    side-by-side pool starts its threads on first use: without this, a fresh worker's first
+    analyses took 4-6 times as long as its tenth (docs/benchmarks.md, "Warm-up").
+    """
+    image = Image.effect_noise((960, 720), 64).convert("RGB")
+    for _ in range(passes):
+        get_analyzer().analyze(image)
 
 
 @cache
@@ -49,6 +64,7 @@ def inference_settings() -> InferenceSettings:
         threads=settings.SCENEWEB_TORCH_THREADS,
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
         calibration=tuple(sample_photos()),
+        device=settings.SCENEWEB_DEVICE,
     )
 
 

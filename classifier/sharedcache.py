@@ -57,5 +57,5 @@ def cache_status() -> CacheStatus:
         kept = cache.get(key) == token
         cache.delete(key)
     except CACHE_ERRORS as exc:  # the type only: the detail is answered to anyone who asks
-        return CacheStatus(False, f"the shared cache is unavailable ({type(exc).__name__})")
+        return CacheStatus(False, f"the shared cache is unreachable ({type(exc).__name__})")
     return CacheStatus(True, "ok") if kept else CacheStatus(False, "the shared cache did not keep a value it was given")

@@ -96,7 +96,8 @@ def api_docs(request: HttpRequest) -> HttpResponse:
 
 @api_view("GET", "HEAD")
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when the models are loaded (what a load balancer should ask); 503 with the reason when not.
+    """Liveness: 200 when the models are loaded, 503 with the reason when not (a load balancer asks
+    `ready`, which also checks the shared cache).
 
     Anyone may ask, so the answer names the served models and nothing an attacker could match
     against a list of vulnerable releases; SCENEWEB_HEALTH_DETAILS adds versions and uptime."""

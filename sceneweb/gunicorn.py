@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from classifier.engine.acceleration import choose_device
 from sceneweb.env import env_int, env_str
 
 
@@ -49,7 +50,10 @@ threads = env_int("SCENEWEB_THREADS", 2, minimum=1)
 worker_class = "gthread"
 # The same variable the app reads (0 = automatic); here automatic means a fair share of the cores.
 torch_threads = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0) or torch_threads_per_worker(CPUS, workers, threads)
-preload_app = True
+# CUDA does not survive a fork: with a GPU each worker loads its own models (no preload, and
+# no analysis in the master); on a CPU the workers share the master's pages copy-on-write.
+ON_GPU = choose_device(env_str("SCENEWEB_DEVICE", "auto")) == "cuda"
+preload_app = not ON_GPU
 # With one PyTorch thread per worker, an analysis still uses two cores by running its two networks
 # side by side (docs/benchmarks.md, "Load test"); set before the app, which reads it, is loaded.
 os.environ.setdefault("SCENEWEB_PARALLEL_MODELS", "1" if torch_threads == 1 else "0")
@@ -108,7 +112,9 @@ def when_ready(server) -> None:
     from classifier.runtime import get_analyzer
 
     torch.set_num_threads(1)  # again: loading the app applies SCENEWEB_TORCH_THREADS, meant for the workers
-    get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
+    # Not on a GPU, nor with OpenVINO: a model it has run in the master crashes every forked worker.
+    if not ON_GPU and not get_analyzer().inference.mode.startswith("openvino"):
+        get_analyzer().analyze(Image.new("RGB", (320, 240), (120, 140, 160)))
     server.log.info(
         "sceneweb: %d workers x %d threads, %d PyTorch threads each, on %d cores; networks side by side: %s",
         workers,
@@ -120,4 +126,9 @@ def when_ready(server) -> None:
 
 
 def post_fork(server, worker) -> None:
+    """In each worker, before it accepts a connection: its thread count, then warm-up passes at that
+    count, so the first visitor is served as fast as the tenth (a worker that answers health is warm)."""
+    from classifier.runtime import warm_up
+
     torch.set_num_threads(torch_threads)
+    warm_up()

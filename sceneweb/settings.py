@@ -132,7 +132,9 @@ SCENEWEB_METRICS_TOKEN = env_str("SCENEWEB_METRICS_TOKEN", "")
 # answers 503 until the cache is back (for a service where abuse costs more than an outage).
 SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR = env_choice("SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR", "open", ("open", "closed"))
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
-SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
+# auto: bf16 where the CPU runs it natively, else fp32 (docs/speed.md); checked by engine.acceleration at load
+SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "auto")
+SCENEWEB_DEVICE = env_str("SCENEWEB_DEVICE", "auto")  # auto (the GPU when PyTorch sees one), cpu or cuda
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
 # Off: on a quiet CPU one network after the other on all cores is faster (bench/analyze.py);
 # sceneweb/gunicorn.py turns it on where each worker's share is a single PyTorch thread.

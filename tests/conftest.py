@@ -32,6 +32,17 @@ def static_files_from_source_folders(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fp32_inference():
+    """The in-process service runs fp32 ("fused") in the suite: the same answers on every CPU, and no
+    OpenVINO conversion each time a test rebuilds the analyzer. `auto` has its own tests
+    (tests/engine/acceleration/test_choice.py); servers started as subprocesses keep it."""
+    from django.test.utils import override_settings
+
+    with override_settings(SCENEWEB_INFERENCE_MODE="fused"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def labels_dir() -> Path:
     return shared_path("places365")

@@ -131,7 +131,7 @@ class SceneAnalyzer:
 
     def _accelerate(self, inference: acceleration.InferenceSettings) -> None:
         """Prepare the networks for the chosen inference mode (once, here, never per request)."""
-        self.inference = inference
+        self.inference = inference = acceleration.resolved(inference)
         weights = self.weights
         calibration = None
         if inference.mode == "onnx-int8":
@@ -151,6 +151,7 @@ class SceneAnalyzer:
                 self.attribute_model.net, inference, weights.input_size, calibration
             )
             self.attribute_model = dataclasses.replace(self.attribute_model, net=net)
+        self.custom_models = tuple(acceleration.accelerate_custom(m, inference) for m in self.custom_models)
         self._pool = acceleration.PerProcessPool(2) if inference.parallel else None
 
     @classmethod

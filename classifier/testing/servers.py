@@ -147,7 +147,7 @@ def wait_until_healthy(server: Gunicorn, *, timeout: float) -> dict:
                 return json.load(answer)
         except urllib.error.HTTPError as error:
             raise ServerFailed(f"/api/health answered {error.code}; log:\n{server.log[-3000:]}") from None
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # a worker still warming up
             server.fail_if_exited()
             if time.monotonic() > deadline:
                 raise

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -92,3 +93,10 @@ def test_the_command_creates_lists_and_revokes_keys_kept_as_hashes(client, servi
     assert_refused(analyze(client, photo_bytes, key), 401, "api_key_invalid")  # at once, no restart
     with pytest.raises(CommandError, match="no key called 'partner'"):
         call_command("api_keys", "revoke", "partner")
+
+
+def test_a_malformed_key_entry_is_the_operators_error_and_names_no_key(settings):
+    settings.SCENEWEB_API_KEYS = ["partner:sw_plain-key-instead-of-a-hash"]
+    with pytest.raises(ImproperlyConfigured, match="SCENEWEB_API_KEYS") as refused:
+        apikeys.stored_keys()
+    assert "sw_plain" not in str(refused.value)

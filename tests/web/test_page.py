@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from classifier.middleware import script_hash
+from tests.support.api import assert_refused
 
 pytestmark = pytest.mark.django_db  # django-plotly-dash records its app in the database
 
@@ -44,9 +45,7 @@ def test_a_thumbnail_is_a_small_jpeg(client, service, sample_photos):
 
 def test_a_thumbnail_of_an_unknown_sample_is_a_404(client, service):
     response = client.get("/samples/secret.jpg/thumbnail.jpg")
-    assert response.status_code == 404
-    answer = response.json()
-    assert (answer["error"], answer["code"]) == ("There is no sample photo called 'secret.jpg'.", "sample_not_found")
+    assert_refused(response, 404, "sample_not_found", "There is no sample photo called 'secret.jpg'.")
 
 
 def test_every_script_the_page_runs_is_allowed_by_its_content_security_policy(client, service):

@@ -6,11 +6,14 @@ import io
 import json
 import logging
 import re
+import urllib.error
+import urllib.request
 
 import pytest
 
 from classifier.logformat import JsonFormatter
 from classifier.requestid import RequestIdFilter
+from classifier.testing.servers import running_gunicorn
 
 
 def upload(data: bytes) -> io.BytesIO:
@@ -43,13 +46,25 @@ def test_a_malformed_id_from_a_trusted_proxy_is_replaced(client, service, settin
     assert client.get("/api/health", HTTP_X_REQUEST_ID=claimed)["X-Request-ID"] != claimed
 
 
-def test_every_log_line_of_a_request_carries_its_id(client, service, caplog):
-    handler_filter = RequestIdFilter()
-    caplog.handler.addFilter(handler_filter)
-    with caplog.at_level(logging.WARNING, logger="sceneweb"):
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(RequestIdFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_every_log_line_of_a_request_carries_its_id(client, service):
+    recorder, logger = Recorder(), logging.getLogger("sceneweb")
+    logger.addHandler(recorder)
+    try:
         response = client.post("/api/analyze", {"image": upload(b"not an image")})
-    ids = {record.request_id for record in caplog.records if record.name.startswith("sceneweb")}
-    assert ids == {response["X-Request-ID"]}
+    finally:
+        logger.removeHandler(recorder)
+    assert recorder.records  # the refusal's line
+    assert {record.request_id for record in recorder.records} == {response["X-Request-ID"]}
 
 
 def test_the_json_format_writes_one_object_per_line():
@@ -60,3 +75,19 @@ def test_the_json_format_writes_one_object_per_line():
     entry = json.loads(line)
     assert entry["message"] == 'refused "x"\nnext'
     assert entry["request_id"] == "-" and entry["level"] == "WARNING" and entry["logger"] == "sceneweb.security"
+
+
+@pytest.mark.slow
+def test_under_gunicorn_json_logs_carry_the_id_the_client_was_answered(models_dir):
+    with running_gunicorn(models_dir, workers=1, SCENEWEB_LOG_FORMAT="json") as server:
+        request = urllib.request.Request(
+            f"{server.url}/api/analyze", data=b"[]", headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        answered = refused.value.headers["X-Request-ID"]
+        log = server.log
+    ours = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    refusal = next(entry for entry in ours if entry["logger"] == "sceneweb.security")
+    assert refusal["request_id"] == answered and "code=bad_json" in refusal["message"]
+    assert f"request_id={answered}" in log  # gunicorn's access line names it too

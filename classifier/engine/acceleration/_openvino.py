@@ -1,0 +1,63 @@
+"""The "openvino" and "openvino-bf16" modes: the networks converted once to OpenVINO's graph and
+run by its CPU plugin (oneDNN underneath, with its own thread pool), an optional package
+(`pip install -r requirements-openvino.txt`).
+
+Its own module because it is the only code that needs openvino (imported where used). The
+graph is converted when the analyzer is built (in gunicorn's master, with `preload_app`), but
+compiled on the first call in each process: OpenVINO's worker threads, like OpenMP's, do not
+survive a fork, and a compiled model made in the master would be a compiled model without
+threads in every worker (the workers' warm-up compiles theirs before they serve).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+from torch import nn
+
+OPENVINO_MISSING = (
+    "The openvino inference modes need the openvino package; install it with "
+    "`pip install -r requirements-openvino.txt` or choose SCENEWEB_INFERENCE_MODE=bf16 or fused."
+)
+PRECISION = {"openvino": "f32", "openvino-bf16": "bf16"}
+
+
+def openvino_installed() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OpenVinoNetwork:
+    """An OpenVINO model with the calling convention of the PyTorch module it came from."""
+
+    def __init__(self, module: nn.Module, input_size: int, threads: int, outputs: int, mode: str):
+        try:
+            import openvino
+        except ImportError:
+            raise RuntimeError(OPENVINO_MISSING) from None
+        self.model = openvino.convert_model(module.eval(), example_input=torch.zeros(1, 3, input_size, input_size))
+        self.config = {"INFERENCE_PRECISION_HINT": PRECISION[mode], "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            self.config["INFERENCE_NUM_THREADS"] = threads
+        self.single = outputs == 1
+        self._compiled, self._pid, self._lock = None, None, threading.Lock()
+
+    def _compiled_here(self):
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    import openvino
+
+                    self._compiled = openvino.Core().compile_model(self.model, "CPU", self.config)
+                    self._pid = os.getpid()
+        return self._compiled
+
+    def __call__(self, batch: torch.Tensor):
+        results = self._compiled_here()(batch.detach().float().numpy())
+        tensors = tuple(torch.from_numpy(results[i].copy()) for i in range(len(results)))
+        return tensors[0] if self.single else tensors
