@@ -7,6 +7,7 @@ applied once, when `get_analyzer` builds the analyzer.
 
 from __future__ import annotations
 
+import io
 from functools import cache
 from pathlib import Path
 
@@ -16,22 +17,24 @@ from PIL import Image
 from classifier.engine import SceneAnalyzer
 from classifier.engine.acceleration import InferenceSettings, apply_thread_setting
 from classifier.engine.fetch import FetchPolicy
-from classifier.engine.imaging import ImageLimits
+from classifier.engine.imaging import ImageLimits, decode_image
 from classifier.engine.installer import SAMPLE_SUFFIXES
 
 WARM_UP_PASSES = 2
 
 
 def warm_up(passes: int = WARM_UP_PASSES) -> None:
-    """Analyses of a photo-sized noise image (heatmap on) in this process, before it serves.
+    """Decodes and analyses of a photo-sized noise JPEG (heatmap on) in this process, before it serves.
 
-    PyTorch and oneDNN build their kernels lazily, per thread count and per shape, and the
-    side-by-side pool starts its threads on first use: without this, a fresh worker's first
-    analyses took 4-6 times as long as its tenth (docs/benchmarks.md, "Warm-up").
+    PyTorch and oneDNN build their kernels lazily, per thread count and per shape, the
+    side-by-side pool starts its threads on first use, and the decoder child starts on the first
+    decode (0.5-0.75 s): without this, a fresh worker's first analyses took 4-6 times as long as
+    its tenth (docs/benchmarks.md, "Warm-up").
     """
-    image = Image.effect_noise((960, 720), 64).convert("RGB")
+    photo = io.BytesIO()
+    Image.effect_noise((960, 720), 64).convert("RGB").save(photo, "JPEG", quality=90)
     for _ in range(passes):
-        get_analyzer().analyze(image)
+        get_analyzer().analyze(decode_image(photo.getvalue(), image_limits()))
 
 
 @cache

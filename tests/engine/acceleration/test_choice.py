@@ -1,7 +1,5 @@
 """`auto` picks a mode from the CPU's flags, only among modes that met the fidelity bar."""
 
-import logging
-
 import pytest
 import torch
 
@@ -49,13 +47,14 @@ def test_the_flags_are_read_from_cpuinfo(tmp_path):
     assert acceleration.cpu_flags(tmp_path / "absent") == frozenset()
 
 
-def test_auto_resolves_to_a_concrete_mode_and_says_why_in_one_line(caplog):
-    with caplog.at_level(logging.INFO, logger="sceneweb"):
-        chosen = acceleration.resolved(InferenceSettings(mode="auto", device="cpu"), flags=HASWELL)
+def test_auto_resolves_to_a_concrete_mode_and_says_why_in_one_line(monkeypatch):
+    from classifier.engine.acceleration import _choice
+
+    lines = []
+    monkeypatch.setattr(_choice.log, "info", lambda message, *args: lines.append(message % args))
+    chosen = acceleration.resolved(InferenceSettings(mode="auto", device="cpu"), flags=HASWELL)
     assert (chosen.mode, chosen.device) == ("fused", "cpu")
-    assert [r.getMessage() for r in caplog.records] == [
-        "sceneweb inference: mode fused on cpu (this CPU has none of amx_bf16, avx512_bf16: fp32)"
-    ]
+    assert lines == ["sceneweb inference: mode fused on cpu (this CPU has none of amx_bf16, avx512_bf16: fp32)"]
     assert acceleration.resolved(InferenceSettings(mode="auto"), flags=ZEN4).mode.endswith("bf16")
 
 
