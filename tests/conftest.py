@@ -122,3 +122,25 @@ def use_models(settings):
 
     yield use
     get_analyzer.cache_clear()
+
+
+def service_loggers() -> list:
+    import logging
+
+    return [logging.getLogger(n) for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "sceneweb"]
+
+
+@pytest.fixture(scope="session")
+def configured_loggers() -> dict:
+    """The service's loggers as settings.LOGGING made them (pytest-django has set Django up by now)."""
+    return {logger.name: (logger.level, logger.propagate) for logger in service_loggers()}
+
+
+@pytest.fixture(autouse=True)
+def service_loggers_as_configured(configured_loggers):
+    """Before every test, the service's loggers as configured: a test or library that reconfigures
+    logging (a level, `disabled`, `propagate`) cannot silence the log-line tests that run after it."""
+    for logger in service_loggers():
+        level, propagate = configured_loggers.get(logger.name, (0, True))
+        logger.setLevel(level)
+        logger.disabled, logger.propagate = False, propagate

@@ -13,13 +13,16 @@ import io
 import re
 import shlex
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from classifier.engine import catalogue
+from classifier.engine import catalogue, installer
+from classifier.engine.installer import SAMPLE_URLS
 from classifier.testing.paths import REPO
 from tests.support.httpserver import local_server, serve_bytes
+from tests.support.paths import shared_path
 
 README = (REPO / "README.md").read_text()
 
@@ -39,16 +42,24 @@ def test_the_readme_setup_gives_all_four_outputs_with_attributes_from_the_matrix
     steps = readme_setup_steps()
     assert [step[0] for step in steps] == ["fetch_models", "migrate", "collectstatic"]
     bucket = {f"/bucket/{item.name}": serve_bytes(item.read_bytes()) for item in matrix_release_dir.iterdir()}
+    # the sample photos under their public names, as an operator's mirror holds them
+    photos = sorted(shared_path("samples").glob("*.jpg"))
+    bucket |= {
+        f"/bucket/{Path(url).name}": serve_bytes(p.read_bytes()) for url, p in zip(SAMPLE_URLS, photos, strict=True)
+    }
     with local_server({}) as nowhere, local_server(bucket) as base:
         for name, spec in catalogue.ASSETS.items():
             if spec.urls:
                 monkeypatch.setitem(
                     catalogue.ASSETS, name, dataclasses.replace(spec, urls=(f"{nowhere}/{spec.filename}",))
                 )
+        monkeypatch.setattr(installer, "SAMPLE_URLS", tuple(f"{nowhere}/{Path(url).name}" for url in SAMPLE_URLS))
         settings.SCENEWEB_MODELS_MIRROR = f"{base}/bucket"
+        settings.SCENEWEB_SAMPLES_DIR = tmp_path / "samples"
         use_models(tmp_path / "models")
         for command, *args in steps:
             call_command(command, *args, "--verbosity", "0", stdout=StringIO())
+    assert len(list((tmp_path / "samples").glob("*.jpg"))) == len(SAMPLE_URLS)  # the gallery, from the mirror
     settings.SCENEWEB_RATE_LIMIT = 0
 
     upload = io.BytesIO(photo_bytes)

@@ -23,11 +23,11 @@ def test_the_attribute_list_says_it_comes_from_the_matrix_on_a_fresh_install(fre
     shown = attributes_view(
         [{"label": a.label, "score": a.score} for a in analysis.attributes], None, analysis.models["attributes"]
     )
-    origin, listing = shown
+    listing, origin = shown
     assert "sw-attr-source" in origin.className
     assert texts(origin) == [
-        "From CSAIL's linear SUN-attribute matrix over WideResNet-18 features (official demo); "
-        "raw linear responses, not probabilities (compare them only with each other)."
+        "From CSAIL's linear SUN-attribute matrix over WideResNet-18 features (official demo). Scores are raw "
+        "linear responses, not probabilities or percentages: higher means stronger; compare them only with each other."
     ]
     assert len(listing.children) == 10
 

@@ -36,6 +36,6 @@ def test_it_follows_a_real_redis_stopped_and_started_again(client, service, tmp_
         with redis_server(tmp_path, port=urlparse(url).port):
             again = client.get("/api/ready")
     assert stopped.status_code == 503
-    assert stopped.json()["checks"] == {"models": "ok", "cache": "the shared cache is unavailable (ConnectionError)"}
+    assert stopped.json()["checks"] == {"models": "ok", "cache": "the shared cache is unreachable (ConnectionError)"}
     assert again.status_code == 200
     assert client.get("/api/health").status_code == 200  # liveness stays apart

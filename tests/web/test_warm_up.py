@@ -1,4 +1,5 @@
-"""A gunicorn worker warms up before it serves: analyses of a photo-sized image, heatmap on."""
+"""A gunicorn worker warms up before it serves: decodes (in its decoder child) and analyses of a
+photo-sized JPEG, heatmap on."""
 
 import subprocess
 import sys
@@ -14,11 +15,11 @@ def test_warm_up_runs_full_analyses_of_a_photo_sized_image(monkeypatch):
 
     class Recorder:
         def analyze(self, image, **options):
-            seen.append((image.size, image.mode, options))
+            seen.append((image.format, image.image.size, image.image.mode, options))
 
     monkeypatch.setattr(runtime, "get_analyzer", lambda: Recorder())
     runtime.warm_up()
-    assert seen == [((960, 720), "RGB", {})] * runtime.WARM_UP_PASSES
+    assert seen == [("JPEG", (960, 720), "RGB", {})] * runtime.WARM_UP_PASSES
 
 
 def test_each_worker_warms_up_after_setting_its_thread_count():
