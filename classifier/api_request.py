@@ -49,11 +49,16 @@ class AnalyzeOptions:
         return {key: value for key, value in analysis.items() if key in keys}
 
 
-def json_body(request: HttpRequest) -> dict:
+def parsed_json(raw: bytes) -> object:
+    """A request body as JSON; malformed or absurdly nested (RecursionError) is the client's mistake."""
     try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise SceneWebError("The request body is not valid JSON.", code="bad_json") from None
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise SceneWebError("The request body is not valid JSON (or is nested too deeply).", code="bad_json") from None
+
+
+def json_body(request: HttpRequest) -> dict:
+    body = parsed_json(request.body)
     if not isinstance(body, dict):
         raise SceneWebError('Send a JSON object: {"url": "https://..."} or {"sample": "name.jpg"}.', code="bad_json")
     return body

@@ -25,9 +25,10 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from classifier.clients import trusted_networks
-from classifier.engine.catalogue import asset_path
+from classifier.engine.catalogue import ATTRIBUTE_HEAD_ASSET, ATTRIBUTE_MATRIX_ASSETS, asset_path, asset_spec
 from classifier.engine.errors import ModelFileError
 from classifier.engine.linear_attributes import ATTRIBUTE_SOURCES
+from classifier.engine.manifest import changed_since_install
 from classifier.engine.places import SCENE_MODELS, scene_model_spec
 from classifier.runtime import get_analyzer
 
@@ -100,9 +101,21 @@ def check_private_urls_are_off(app_configs, **kwargs) -> list[Warning]:
     ]
 
 
+def verify_model_files(models_dir: Path, scene_model: str) -> None:
+    """Files the service loads whose bytes are not those `fetch_models` installed (a bit flip, a copy
+    over the top) stop the start: such a file may load and serve wrong answers. Hashing them costs
+    about 0.1 s per 100 MB, once per start (docs/benchmarks.md)."""
+    spec = scene_model_spec(scene_model)
+    names = (spec.weights.name, spec.weights.labels, "io_places365", *ATTRIBUTE_MATRIX_ASSETS, ATTRIBUTE_HEAD_ASSET)
+    for name in dict.fromkeys(names):
+        if changed := changed_since_install(models_dir, asset_spec(name)):
+            raise ModelFileError(f"{changed}; reinstall it with `python manage.py fetch_models --force`.")
+
+
 def load_models_at_start() -> None:
     """Load the models once for this process (gunicorn's preload: once in the master), or refuse to start."""
     try:
+        verify_model_files(Path(settings.SCENEWEB_MODELS_DIR), settings.SCENEWEB_SCENE_MODEL)
         get_analyzer()
     except ModelFileError as exc:
         raise ImproperlyConfigured(f"sceneweb cannot start: {exc.message}") from None

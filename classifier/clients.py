@@ -61,3 +61,14 @@ def client_address(request: HttpRequest) -> str:
         if not is_trusted(address, networks):
             break
     return client
+
+
+def rate_group(client: str) -> str:
+    """Whose allowance a client uses: its IPv4 address, or its IPv6 /64. One subscriber gets a whole
+    /64 (2**64 addresses), so counting each IPv6 address alone would be no limit at all."""
+    address = parsed_address(client)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return client

@@ -8,6 +8,7 @@ needs a row only when it must be answered otherwise than its class.
 
 from __future__ import annotations
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 
 from classifier.engine.errors import SceneWebError
@@ -26,8 +27,10 @@ STATUS_BY_CODE = {
     "download_failed": 502,
     "model_file": 503,  # a model file is missing or broken: the service cannot answer until it is installed
     "models_dir_unwritable": 507,
+    "cache_unavailable": 503,  # Redis down or the cache's disk full: nothing the client did
     "rate_limited": 429,
     "request_too_large": 413,
+    "length_required": 411,
     "sample_not_found": 404,
     # codes answered otherwise than their class
     "file_too_large": 413,
@@ -43,6 +46,17 @@ STATUS_BY_CODE = {
     "api_key_required": 401,
     "api_key_invalid": 401,
     "too_many_images": 413,
+    "host_not_allowed": 400,
+    "too_many_fields": 400,
+    "too_many_files": 400,
+}
+
+# Django's refusals of a request (SuspiciousOperation, answered 400 through `views.bad_request`).
+SUSPICIOUS_REQUESTS = {
+    DisallowedHost: ("This server does not answer for that Host header.", "host_not_allowed"),
+    TooManyFieldsSent: ("The request has more form fields than this server reads.", "too_many_fields"),
+    TooManyFilesSent: ("The request has more file parts than this server reads.", "too_many_files"),
+    RequestDataTooBig: ("The request is larger than this server reads.", "request_too_large"),
 }
 
 
@@ -55,6 +69,15 @@ def http_status(error: SceneWebError) -> int:
 def error_body(message: str, code: str) -> dict:
     """The one shape of an error: plain words, a short code, and the request's id to quote."""
     return {"error": message, "code": code, "request_id": request_id()}
+
+
+def suspicious_request_error(exception: Exception) -> SceneWebError:
+    """One of Django's refusals in our words (the exception's own text may echo what the client sent)."""
+    message, code = next(
+        (words for kind, words in SUSPICIOUS_REQUESTS.items() if isinstance(exception, kind)),
+        ("The request is malformed.", "bad_request"),
+    )
+    return SceneWebError(message, code=code)
 
 
 def error_response(request: HttpRequest, error: SceneWebError) -> JsonResponse:

@@ -23,15 +23,29 @@ class RequestTooLarge(SceneWebError):
     code = "request_too_large"
 
 
+class LengthRequired(SceneWebError):
+    code = "length_required"
+
+
 class RequestSizeLimit:
     """Answers 413 before Django reads a body larger than any image may come in (declared length).
 
-    Django itself reads no more than the declared length, so an undeclared body is no way around it."""
+    Django itself reads no more than the declared length, so an undeclared body is no way around it:
+    a chunked body (no Content-Length) would be read as empty, so it is answered 411 instead of
+    "no image"."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return error_response(
+                request,
+                LengthRequired(
+                    "Send the request with a Content-Length header (this server does not read chunked bodies); "
+                    "curl -F image=@photo.jpg does."
+                ),
+            )
         limit = settings.SCENEWEB_MAX_REQUEST_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -7,15 +7,11 @@ only to a ready instance; an instance that is up but has lost Redis says so inst
 
 from __future__ import annotations
 
-import uuid
-
-from django.core.cache import cache
-
 from classifier.engine.errors import SceneWebError
 from classifier.runtime import get_analyzer
+from classifier.sharedcache import cache_status
 
 OK = "ok"
-PROBE_TIMEOUT_S = 10  # the probe key expires by itself
 
 
 def models_check() -> str:
@@ -27,15 +23,8 @@ def models_check() -> str:
 
 
 def cache_check() -> str:
-    """A probe key written and read back. (The one place to swap for a shared "is the cache up" check.)"""
-    key = f"sceneweb:ready:{uuid.uuid4().hex}"
-    try:
-        cache.set(key, OK, timeout=PROBE_TIMEOUT_S)
-        answered = cache.get(key)
-        cache.delete(key)
-    except Exception as exc:  # any backend's connection or disk error means the same: not reachable
-        return f"the shared cache is unreachable ({type(exc).__name__})"
-    return OK if answered == OK else "the shared cache did not keep a value"
+    status = cache_status()
+    return OK if status.reachable else status.detail
 
 
 def readiness() -> dict[str, str]:

@@ -26,7 +26,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django_plotly_dash import views as dash_views
 
 from classifier import gallery, metrics
-from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, request_photos
+from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, parsed_json, request_photos
 from classifier.apikeys import api_client
 from classifier.apps import PROCESS_STARTED
 from classifier.clients import client_address
@@ -34,12 +34,12 @@ from classifier.decorators import api_view
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
-from classifier.http_errors import error_body, error_response, http_status
+from classifier.http_errors import error_body, error_response, http_status, suspicious_request_error
 from classifier.openapi import openapi_document
 from classifier.panel.app import APP_NAME
 from classifier.ratelimit import take_rate_slot
 from classifier.readiness import OK, readiness
-from classifier.requestlog import log_field
+from classifier.requestlog import log_field, log_refusal
 from classifier.runtime import get_analyzer, image_limits
 
 logger = logging.getLogger("sceneweb.panel")
@@ -197,15 +197,11 @@ def panel_update(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
     if request.content_type != "application/json":
         raise SceneWebError("The panel's updates are JSON (Content-Type: application/json).", code="json_required")
     panel_app(ident)
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise SceneWebError("The request body is not valid JSON.", code="bad_json") from None
-    if not well_formed_update(body):
+    if not well_formed_update(parsed_json(request.body)):
         raise PanelRequestRefused("This is not a panel update the page would send; please reload the page.")
     try:
         return dash_views.update(request, ident, stateless=True)
-    except (DashException, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (DashException, KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         logger.warning("panel update refused: %s: %s", type(exc).__name__, log_field(str(exc)[:200]))
         raise PanelRequestRefused("The panel could not act on this request; please reload the page.") from None
 
@@ -222,6 +218,16 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             ),
         )
     return csrf_views.csrf_failure(request, reason)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's own refusals (a Host not allowed, too many form fields or file parts): one log line,
+    no traceback (settings.LOGGING quiets django.security), and JSON on the machine endpoints."""
+    error = suspicious_request_error(exception)
+    if request.path.startswith(JSON_PATHS):
+        return error_response(request, error)
+    log_refusal(request, error, 400)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

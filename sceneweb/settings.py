@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from sceneweb.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from sceneweb.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -126,6 +126,10 @@ SCENEWEB_API_KEYS_FILE = env_str("SCENEWEB_API_KEYS_FILE", "")
 # None by default: behind a proxy that is not in SCENEWEB_TRUSTED_PROXIES every visitor would be 127.0.0.1.
 SCENEWEB_METRICS_ALLOWED = env_list("SCENEWEB_METRICS_ALLOWED", [])
 SCENEWEB_METRICS_TOKEN = env_str("SCENEWEB_METRICS_TOKEN", "")
+# Without the shared cache (Redis down, disk full) no slot can be counted: "open" keeps analysing
+# (a cache outage must not take the API down; workers x threads still bound the load), "closed"
+# answers 503 until the cache is back (for a service where abuse costs more than an outage).
+SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR = env_choice("SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR", "open", ("open", "closed"))
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "fused")  # checked by engine.acceleration at load
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
@@ -157,21 +161,36 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"  # but SAMEORIGIN for the Dash panel's iframe (classifier.middleware.PanelFramesSameOrigin)
 # Bodies larger than an image of the upload limit can come in get a 413 before Django reads them
 # (classifier.middleware.RequestSizeLimit): the panel sends photos base64-encoded (4/3 larger),
-# plus room for the multipart or JSON envelope. Uploads stay in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_UPLOAD_MB * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = FILE_UPLOAD_MAX_MEMORY_SIZE * 4 // 3 + 64 * 1024
+# plus room for the multipart or JSON envelope. Uploads stay in memory: every body that passes the
+# limit is read into memory (never a temporary file, whose full disk would be a 500), and a file over
+# SCENEWEB_MAX_UPLOAD_MB is then refused with a 413 by the image checks.
+DATA_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES = SCENEWEB_MAX_UPLOAD_MB * 2**20 * 4 // 3 + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = SCENEWEB_MAX_REQUEST_BYTES
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # Rate-limit counters and the panel's analyses must be seen by every worker: Redis when a URL is
 # given, otherwise a SQLite-backed cache on local disk (diskcache: atomic increments across processes).
+# What they may hold: a panel result (~65 KB: the analysis and a 512-pixel JPEG) is kept this long;
+# the disk cache is bounded by size, Redis by its own `maxmemory` (docs/serving.md, "Shared cache").
+SCENEWEB_PANEL_RESULT_TTL = env_int("SCENEWEB_PANEL_RESULT_TTL", 3600, minimum=60)
+SCENEWEB_CACHE_MAX_MB = env_int("SCENEWEB_CACHE_MAX_MB", 256, minimum=1)
 CACHE_URL = env_str("SCENEWEB_CACHE_URL", "") or env_str("REDIS_URL", "")
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # An unreachable Redis costs a request one second, not the operating system's minutes.
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
+    }
 else:
     CACHES = {
         "default": {
             "BACKEND": "diskcache.DjangoCache",
             "LOCATION": str(env_path("SCENEWEB_CACHE_DIR", Path("cache"), base=BASE_DIR)),
-            "OPTIONS": {"size_limit": 2**30},  # oldest entries are culled past 1 GB
+            # Past this size the least recently stored entries are culled (panel results, ~65 KB each).
+            "OPTIONS": {"size_limit": SCENEWEB_CACHE_MAX_MB * 2**20},
             # SQLite's lock wait: diskcache's default (10 ms) turns a busy moment into a cache miss.
             "DATABASE_TIMEOUT": 1.0,
         }
@@ -196,5 +215,8 @@ LOGGING = {
         # Django prints server errors (with the traceback) only in DEBUG by default; a production
         # server's log (journald, docker logs) must show them too.
         "django": {"handlers": ["console"], "level": "WARNING"},
+        # Django logs each refused request (a wrong Host, too many fields) at ERROR with a traceback;
+        # classifier.views.bad_request logs it as one `refused` line instead: a client's mistake.
+        "django.security": {"level": "CRITICAL"},
     },
 }

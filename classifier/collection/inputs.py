@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.collection.reading import read_head
-from classifier.engine.imaging import sniff_image_format
+from classifier.engine.image_checks import sniff_image_format
 
 URL_SCHEMES = ("http://", "https://")
 GLOB_CHARACTERS = frozenset("*?[")

@@ -15,6 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# mkstemp makes 0600 files; what we write is meant to be read by other users too, as a file made the
+# ordinary way (umask 022) is: a container's user (uid 10001) reads model files fetched on the host.
+FILE_MODE = 0o644
+
 Content = bytes | str | Callable[[Path], object]
 """What to write: bytes, text (UTF-8), or a function that writes the file at the path it is given."""
 
@@ -34,7 +38,10 @@ def temporary_beside(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
     try:
         yield Path(name)
     finally:

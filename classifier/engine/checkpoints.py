@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 
 from classifier.engine.atomic import write_atomically
-from classifier.engine.errors import ModelFileError, WeightsMissing
+from classifier.engine.errors import ModelFileError, WeightsMissing, unreadable
 
 _DATAPARALLEL = re.compile(r"(^|\.)module\.")
 # PyTorch 0.2's DenseNet (and torchvision's own DenseNet files) named the layers of a dense
@@ -27,24 +26,42 @@ _OLD_DENSE_LAYER = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
 
 
 def read_checkpoint(path: Path, *, install_hint: str) -> dict:
-    """Load a checkpoint file into a dict, turning every failure into one clear message."""
+    """Load a checkpoint file into a dict, turning every failure into one clear message.
+
+    The message is ours, never the reader's: PyTorch's own advice ("re-run with
+    weights_only=False") is the one thing not to do with an untrusted file, and a damaged pickle
+    can stop the reader with anything (IndexError, KeyError, struct.error), not only UnpicklingError.
+    """
     path = Path(path)
     if not path.is_file():
         raise WeightsMissing(f"Weight file {path} is missing; {install_hint}.")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except OSError as exc:
+        raise unreadable("Weight file", path, exc, install_hint) from exc
+    except pickle.UnpicklingError as exc:
+        if "unsupported global" not in str(exc).lower() and "unsupported class" not in str(exc).lower():
+            raise corrupt(path, install_hint) from exc
         raise ModelFileError(
-            f"Weight file {path} is truncated, corrupt or not a PyTorch checkpoint ({reason[:200]}); {install_hint}.",
-            code="weights_invalid",
+            f"Weight file {path} asks to build Python objects other than tensors and plain containers; "
+            f"refused unread (weight files never run code here); {install_hint}.",
+            code="weights_refused",
         ) from exc
+    except Exception as exc:  # a damaged pickle stops the reader with anything (see the docstring)
+        raise corrupt(path, install_hint) from exc
     if not isinstance(data, Mapping):
         raise ModelFileError(
             f"Weight file {path} holds a {type(data).__name__}, not a checkpoint dict; {install_hint}.",
             code="weights_invalid",
         )
     return dict(data)
+
+
+def corrupt(path: Path, install_hint: str) -> ModelFileError:
+    return ModelFileError(
+        f"Weight file {path} is truncated, corrupt or not a PyTorch checkpoint; {install_hint}.",
+        code="weights_invalid",
+    )
 
 
 def _modern_name(key: str) -> str:

@@ -6,6 +6,9 @@ maps codes to HTTP statuses in one table (``classifier/http_errors.py``), the co
 the message (``classifier/management/base.py``).
 """
 
+import os
+from pathlib import Path
+
 
 class SceneWebError(Exception):
     code = "error"
@@ -25,6 +28,24 @@ class ModelFileError(SceneWebError):
 
 class WeightsMissing(ModelFileError):
     code = "weights_missing"
+
+
+def unreadable(what: str, path: Path, exc: OSError, hint: str) -> ModelFileError:
+    """A model file that is there but cannot be read, said as such: a permission problem is fixed
+    with chmod or chown, not by downloading the file again."""
+    if not isinstance(exc, PermissionError):
+        return ModelFileError(f"{what} {path} cannot be read ({exc.strerror or exc}); {hint}.", code="model_unreadable")
+    try:
+        info = os.stat(path)
+        owner = f"owner uid {info.st_uid}, mode {info.st_mode & 0o777:04o}"
+    except OSError:
+        owner = "its folder may not be entered"
+    return ModelFileError(
+        f"{what} {path} cannot be read: permission denied ({owner}; this process runs as uid {os.geteuid()}). "
+        f"Make it readable by that user (`chmod 644` the file, `chmod 755` its folders, or chown them); "
+        "the file itself may be fine.",
+        code="model_unreadable",
+    )
 
 
 class ImageRejected(SceneWebError):

@@ -35,7 +35,7 @@ from classifier.engine.catalogue import (
     weights_using,
 )
 from classifier.engine.errors import DownloadFailed, ModelFileError, SceneWebError, WeightsMissing
-from classifier.engine.manifest import HashMismatch, check_hash, commit, sha256_of
+from classifier.engine.manifest import HashMismatch, changed_since_install, check_hash, commit, sha256_of
 
 CHUNK = 1 << 16
 # Photos from the official Places365 demo, offered for the sample gallery.
@@ -99,7 +99,10 @@ def validate(spec: AssetSpec, path: Path) -> None:
 def _verified_install(spec: AssetSpec, tmp: Path, models_dir: Path, source: str) -> Path:
     digest = sha256_of(tmp)
     check_hash(spec, digest, models_dir, source)  # before loading: never unpickle unknown bytes needlessly
-    validate(spec, tmp)
+    try:
+        validate(spec, tmp)
+    except ModelFileError as exc:  # named as the user knows it, not as the temporary `.part` file
+        raise type(exc)(exc.message.replace(str(tmp), f"{spec.filename} from {source}"), code=exc.code) from exc
     return commit(spec, tmp, models_dir, digest, source)
 
 
@@ -243,7 +246,7 @@ def model_assets(model: str) -> tuple[str, ...]:
 class AssetStatus:
     name: str
     filename: str
-    state: str  # "ok", "missing" or "broken"
+    state: str  # "ok", "missing", "changed" (not the bytes installed) or "broken"
     detail: str = ""
 
 
@@ -256,6 +259,10 @@ def check(models_dir: Path, names: Iterable[str] = DEFAULT_ASSETS) -> list[Asset
             statuses.append(AssetStatus(name, spec.filename, "missing", f"{path} not found; {FETCH_HINT}"))
             continue
         try:
+            if changed := changed_since_install(models_dir, spec):  # before loading: never unpickle unknown bytes
+                detail = f"{changed}; reinstall with `fetch_models --force`"
+                statuses.append(AssetStatus(name, spec.filename, "changed", detail))
+                continue
             validate(spec, path)
         except ModelFileError as exc:
             statuses.append(AssetStatus(name, spec.filename, "broken", exc.message))
@@ -267,7 +274,7 @@ def check(models_dir: Path, names: Iterable[str] = DEFAULT_ASSETS) -> list[Asset
 @dataclass(frozen=True)
 class AttributeSourceStatus:
     source: str  # "trained head", "matrix" or "none"
-    state: str  # "ok", "missing" or "broken"
+    state: str  # "ok", "missing", "changed" (not the bytes installed) or "broken"
     files: tuple[str, ...]
     detail: str
 
@@ -279,7 +286,7 @@ def check_attribute_source(models_dir: Path, requested: str = "auto") -> Attribu
     statuses = check(models_dir, names)
     files = tuple(s.filename for s in statuses)
     source = "trained head" if head else "matrix"
-    if broken := [s for s in statuses if s.state == "broken"]:
+    if broken := [s for s in statuses if s.state in ("broken", "changed")]:
         return AttributeSourceStatus(source, "broken", files, " ".join(s.detail for s in broken))
     if missing := [s.filename for s in statuses if s.state == "missing"]:
         fix = attributes.TRAIN_HINT if head else FETCH_HINT

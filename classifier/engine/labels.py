@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifier.engine.errors import ModelFileError
+from classifier.engine.errors import ModelFileError, unreadable
 
 REINSTALL_HINT = "run `python manage.py fetch_models` to reinstall it"
 
@@ -22,8 +22,10 @@ def _lines(path: Path) -> list[str]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelFileError(f"Label file {path} is missing; {REINSTALL_HINT}.", code="labels_missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"Label file {path} cannot be read ({exc}); {REINSTALL_HINT}.") from exc
+    except OSError as exc:
+        raise unreadable("Label file", path, exc, REINSTALL_HINT) from exc
+    except UnicodeDecodeError as exc:
+        raise _malformed(path, "it is not UTF-8 text") from exc
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

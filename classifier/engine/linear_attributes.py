@@ -20,7 +20,7 @@ import torch
 
 from classifier.engine import labels, places
 from classifier.engine.catalogue import ATTRIBUTE_FILENAME, asset_path
-from classifier.engine.errors import ModelFileError
+from classifier.engine.errors import ModelFileError, unreadable
 from classifier.engine.places import SceneNet
 
 ATTRIBUTE_SOURCES = ("auto", "densenet201", "wideresnet18")
@@ -42,9 +42,12 @@ def read_attribute_matrix(path: Path) -> np.ndarray:
         matrix = np.load(Path(path), allow_pickle=False)
     except FileNotFoundError:
         raise ModelFileError(f"Attribute matrix {path} is missing; {REINSTALL_HINT}.", code="weights_missing") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise unreadable("Attribute matrix", path, exc, REINSTALL_HINT) from exc
+    except Exception as exc:  # numpy's words would advise allow_pickle=True: never here
         raise ModelFileError(
-            f"Attribute matrix {path} is not a NumPy .npy array ({exc}); {REINSTALL_HINT}.", code="weights_invalid"
+            f"Attribute matrix {path} is not a plain NumPy .npy array of numbers; {REINSTALL_HINT}.",
+            code="weights_invalid",
         ) from exc
     if matrix.shape != MATRIX_SHAPE or not np.issubdtype(matrix.dtype, np.floating):
         raise ModelFileError(

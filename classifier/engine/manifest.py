@@ -18,7 +18,7 @@ from pathlib import Path
 
 from classifier.engine.atomic import fsync_path, replace_durably, temporary_beside
 from classifier.engine.catalogue import AssetSpec
-from classifier.engine.errors import DownloadFailed
+from classifier.engine.errors import DownloadFailed, unreadable
 
 MANIFEST = "manifest.json"
 MANIFEST_LOCK = ".manifest.lock"
@@ -60,13 +60,30 @@ def manifest_lock(models_dir: Path) -> Iterator[None]:
 
 
 def is_installed(models_dir: Path, spec: AssetSpec) -> bool:
-    """Present, and its bytes still match what was recorded (and the published hash, if known)."""
+    """Present, recorded, and its bytes still match what was recorded (and the published hash, if known)."""
+    recorded = spec.filename in read_manifest(models_dir)
+    return (Path(models_dir) / spec.filename).is_file() and recorded and changed_since_install(models_dir, spec) is None
+
+
+def changed_since_install(models_dir: Path, spec: AssetSpec) -> str | None:
+    """Why the installed file is not the one installed (its sha256 differs from the published hash or
+    from its manifest entry), or None. A file the manifest never recorded has nothing to compare to;
+    one that cannot be read is a `ModelFileError` saying why."""
     path = Path(models_dir) / spec.filename
-    entry = read_manifest(models_dir).get(spec.filename)
-    if not path.is_file() or not entry:
-        return False
-    digest = sha256_of(path)
-    return digest == entry.get("sha256") and (spec.sha256 is None or digest == spec.sha256)
+    entry = read_manifest(models_dir).get(spec.filename) or {}
+    expected = spec.sha256 or entry.get("sha256")
+    if not expected or not path.is_file():
+        return None
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise unreadable("Model file", path, exc, "reinstall it with `fetch_models --force`") from exc
+    if digest == expected:
+        return None
+    if not entry:
+        return f"{path} is not the published file: sha256 {digest}, but the published sha256 is {expected}"
+    recorded = "published sha256" if spec.sha256 else f"sha256 recorded at install ({entry.get('installed_at')})"
+    return f"{path} has changed since it was installed: sha256 {digest}, but the {recorded} is {expected}"
 
 
 def check_hash(spec: AssetSpec, digest: str, models_dir: Path, source: str) -> None:

@@ -64,6 +64,7 @@ def analyse_source(
         decoded = decode_image(data, image_limits())
         analysis = get_analyzer().analyze(decoded, heatmap=False)
         state = PanelState(analysis.to_dict(), display_jpeg(decoded.image))
+        key = save_state(state)  # a cache outage is a message too (`sharedcache.CacheUnavailable`)
     except SceneWebError as exc:
         return Outcome(None, None, exc.message, "")
     except PreventUpdate:
@@ -71,7 +72,7 @@ def analyse_source(
     except Exception:
         logger.exception("panel analysis failed")
         return Outcome(None, None, UNEXPECTED, "")
-    return Outcome(state, save_state(state), "", f"Analysed {name}.")
+    return Outcome(state, key, "", f"Analysed {name}.")
 
 
 def json_file(analysis: dict) -> dict:

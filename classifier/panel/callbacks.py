@@ -15,9 +15,10 @@ from dash.exceptions import PreventUpdate
 from django_plotly_dash import DjangoDash
 
 from classifier.clients import client_address
+from classifier.engine.errors import SceneWebError
 from classifier.panel.actions import act, json_file
 from classifier.panel.components import heat_style
-from classifier.panel.inputs import PanelInputs, PanelRefused
+from classifier.panel.inputs import PanelInputs
 from classifier.panel.state import load_state
 
 # The outputs of `on_action`, in order, by the names `act` uses; the two bar lists are per bar.
@@ -86,7 +87,7 @@ def on_json_download(_clicks, key):
     """The stored analysis as it is (no rendering, so no slot); an unknown or expired key sends nothing."""
     try:
         return json_file(load_state(key).analysis)
-    except PanelRefused:
+    except SceneWebError:  # refused, or the cache is down (logged): nothing to send
         raise PreventUpdate from None
 
 

@@ -80,6 +80,8 @@ def check_bar_count(count: int) -> None:
 
 def opacity_of(value: object) -> float:
     """The slider's value as the browser sent it: a number in [0, 1], or the default for anything else."""
-    if type(value) not in (int, float) or not math.isfinite(value):
+    if type(value) is int:
+        return 1.0 if value > 0 else 0.0  # any integer: no float() of a 401-digit one (OverflowError)
+    if type(value) is not float or not math.isfinite(value):
         return DEFAULT_OPACITY
-    return min(1.0, max(0.0, float(value)))
+    return min(1.0, max(0.0, value))

@@ -10,14 +10,15 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from PIL import Image
 
 from classifier.gallery import jpeg_bytes
 from classifier.panel.inputs import PanelRefused
+from classifier.sharedcache import shared_cache
 
 DISPLAY_SIDE = 512  # the photo travels back to the browser at most this large, once
-STATE_TTL_S = 3600  # how long an analysed photo stays clickable; then the visitor analyses it again
 STATE_KEY = re.compile(r"[A-Za-z0-9_-]{24}")  # what `secrets.token_urlsafe(18)` in `save_state` writes
 EXPIRED = "This result has expired; please analyse the photo again."
 
@@ -41,8 +42,11 @@ def display_jpeg(image: Image.Image) -> bytes:
 
 
 def save_state(state: PanelState) -> str:
+    """Keep `state` for SCENEWEB_PANEL_RESULT_TTL seconds (then the visitor analyses the photo again)."""
     key = secrets.token_urlsafe(18)
-    cache.set(f"sceneweb:panel:{key}", {"analysis": state.analysis, "photo": state.photo}, timeout=STATE_TTL_S)
+    stored = {"analysis": state.analysis, "photo": state.photo}
+    with shared_cache("keeping a panel result"):
+        cache.set(f"sceneweb:panel:{key}", stored, timeout=settings.SCENEWEB_PANEL_RESULT_TTL)
     return key
 
 
@@ -50,7 +54,8 @@ def load_state(key: object) -> PanelState:
     """The state behind a key the browser sent back; anything else is refused before any work."""
     if not isinstance(key, str) or not STATE_KEY.fullmatch(key):
         raise PanelRefused("The page sent back a result this server never issued; please reload the page.")
-    stored = cache.get(f"sceneweb:panel:{key}")
+    with shared_cache("reading a panel result"):
+        stored = cache.get(f"sceneweb:panel:{key}")
     if not isinstance(stored, dict):
         raise PanelRefused(EXPIRED, code="panel_state_expired")
     return PanelState(stored["analysis"], stored["photo"])

@@ -94,7 +94,8 @@ def test_check_reports_missing_and_broken_files(tmp_path, release_dir):
     (tmp_path / "IO_places365.txt").write_text("nonsense")
     statuses = {s.name: s for s in installer.check(tmp_path)}
     assert statuses["categories_places365"].state == "ok"
-    assert statuses["io_places365"].state == "broken"
+    assert statuses["io_places365"].state == "changed"  # checked against its published sha256 before loading
+    assert "is not the published file" in statuses["io_places365"].detail
     assert statuses["resnet18_places365"].state == "missing"
     assert "fetch_models" in statuses["resnet18_places365"].detail
 

@@ -27,7 +27,10 @@ class Command(SceneWebCommand):
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="source", type=Path, help="install from this folder instead of the internet")
         parser.add_argument(
-            "--check", action="store_true", help="only load every file and report what is present, missing or broken"
+            "--check",
+            action="store_true",
+            help="only check every file (sha256 against the manifest, then loading it) and report what is present, "
+            "missing, changed or broken",
         )
         parser.add_argument("--force", action="store_true", help="reinstall files that are already installed and valid")
         parser.add_argument("--samples-from", type=Path, help="copy the photos in this folder into the sample gallery")
@@ -74,7 +77,9 @@ class Command(SceneWebCommand):
         attributes = installer.check_attribute_source(models_dir, settings.SCENEWEB_ATTRIBUTES_SOURCE)
         self.stdout.write(f"{attributes.state:8} {'attributes: ' + attributes.source:32} {attributes.detail}")
         if any(s.state != "ok" for s in statuses):
-            raise CommandError(f"Some model files in {models_dir} are missing or broken; {catalogue.FETCH_HINT}.")
+            raise CommandError(
+                f"Some model files in {models_dir} are missing, changed or broken; {catalogue.FETCH_HINT}."
+            )
         if attributes.state == "broken":  # the service would refuse to start with it
             raise CommandError(f"The SUN-attribute files in {models_dir} are broken: {attributes.detail}")
 
