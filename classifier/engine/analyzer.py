@@ -249,7 +249,14 @@ class SceneAnalyzer:
             batch = model_input(image, self.weights.input_size, self.weights.mean, self.weights.std)
         with torch.inference_mode(), ExitStack() as scope:
             wanted = "attributes" in outputs or attribute_maps  # the maps are of the listed attributes
-            run, attribute_scores = self._run_networks(batch, clock, scope, wanted)
+            # Maps need the eager network's feature map: that one pass then gives the scores too.
+            eager_maps = attribute_maps and self.map_source is not None and not self.attributes_share_scene_pass
+            run, attribute_scores = self._run_networks(batch, clock, scope, wanted and not eager_maps)
+            map_features = run.features if self.attributes_share_scene_pass else None
+            if eager_maps:
+                with clock.stage(self.map_source.name):
+                    map_features = self.map_source.feature_map(batch)
+                    attribute_scores = self.map_source.scores_from_features(map_features)
             probabilities = torch.softmax(run.logits[0].float(), dim=0)
             attributes = [] if attribute_scores is None else self._top_attributes(attribute_scores[0])
             scenes = self._top_scenes(probabilities, top_k)
@@ -260,7 +267,7 @@ class SceneAnalyzer:
                     cams = [self._heatmap(run, s.index) for s in scenes]
                     chosen = self._chosen_cam(cams, run, cam_class)
             custom = self._run_custom_models(image, batch, clock) if "scenes" in outputs else []
-            maps = self._attribute_maps(batch, run, attributes, clock) if attribute_maps else None
+            maps = self._attribute_maps(map_features, attributes, clock) if attribute_maps else None
         if heatmap:
             with clock.stage("png"):
                 overlay = cam.render_overlay(
@@ -283,14 +290,12 @@ class SceneAnalyzer:
         )
 
     def _attribute_maps(
-        self, batch: torch.Tensor, run: CamPass, attributes: Sequence[AttributeScore], clock: _Stopwatch
+        self, features: torch.Tensor | None, attributes: Sequence[AttributeScore], clock: _Stopwatch
     ) -> list[AttributeMap]:
-        """The listed attributes' maps: from the scene pass's features when they are the attribute
-        net's, else from one more pass of the eager attribute network."""
-        if self.map_source is None:
+        """The listed attributes' maps, from the feature map the attribute scores were read from."""
+        if features is None:
             return []
         with clock.stage("attribute_maps"):
-            features = run.features if self.attributes_share_scene_pass else self.map_source.feature_map(batch)
             return attribute_maps(
                 features, self.map_source.map_weights, self.map_source.names, [a.label for a in attributes]
             )

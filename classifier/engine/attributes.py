@@ -67,6 +67,10 @@ class AttributeModel:
         needs the eager network (`attribute_maps`)."""
         return torch.relu(self.net.features(batch))
 
+    def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """`scores` from a `feature_map` already computed: pooled and classified as torchvision's forward does."""
+        return torch.sigmoid(self.net.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1)))
+
     @property
     def map_weights(self) -> torch.Tensor:
         return self.net.classifier.weight

@@ -105,3 +105,23 @@ def test_the_matrix_maps_come_from_the_scene_pass_on_a_fresh_install(fresh_model
     assert analysis.timings_ms["attribute_maps"] >= 0
     assert "attribute_maps" in analysis.to_dict()
     assert "attribute_maps" not in analyzer.analyze(photo, heatmap=False).to_dict()  # only when asked
+
+
+def test_asking_for_maps_runs_the_attribute_network_once_with_the_same_scores(labels):
+    torch.manual_seed(2)
+    head = build_attribute_net(len(NAMES)).eval()
+    spec = scene_model_spec("resnet18")
+    analyzer = SceneAnalyzer(
+        build_scene_net(spec), labels, spec=spec, attribute_model=AttributeModel(head, NAMES), attribute_k=3
+    )
+    photo = Image.effect_mandelbrot((256, 192), (-2, -1.5, 1, 1.5), 60).convert("RGB")
+    passes = []
+    hook = head.features.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        with_maps = analyzer.analyze(photo, heatmap=False, attribute_maps=True)
+    finally:
+        hook.remove()
+    without = analyzer.analyze(photo, heatmap=False)
+    assert len(passes) == 1
+    assert [a.label for a in with_maps.attributes] == [a.label for a in without.attributes]
+    assert np.allclose([a.score for a in with_maps.attributes], [a.score for a in without.attributes], atol=1e-5)
