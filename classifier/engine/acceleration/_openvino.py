@@ -6,7 +6,10 @@ Its own module because it is the only code that needs openvino (imported where u
 graph is converted when the analyzer is built (in gunicorn's master, with `preload_app`), but
 compiled on the first call in each process: OpenVINO's worker threads, like OpenMP's, do not
 survive a fork, and a compiled model made in the master would be a compiled model without
-threads in every worker (the workers' warm-up compiles theirs before they serve).
+threads in every worker (the workers' warm-up compiles theirs before they serve). Without a
+thread setting a process's OpenVINO takes as many threads as its PyTorch: the collection
+workers split the cores with `torch.set_num_threads`, and OpenVINO's own default (every core
+in every worker) made two workers slower than one.
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ class OpenVinoNetwork:
             raise RuntimeError(OPENVINO_MISSING) from None
         self.model = openvino.convert_model(module.eval(), example_input=torch.zeros(1, 3, input_size, input_size))
         self.config = {"INFERENCE_PRECISION_HINT": PRECISION[mode], "PERFORMANCE_HINT": "LATENCY"}
-        if threads:
-            self.config["INFERENCE_NUM_THREADS"] = threads
+        self.threads = threads
         self.single = outputs == 1
         self._compiled, self._pid, self._lock = None, None, threading.Lock()
 
@@ -53,7 +55,9 @@ class OpenVinoNetwork:
                 if self._pid != os.getpid():
                     import openvino
 
-                    self._compiled = openvino.Core().compile_model(self.model, "CPU", self.config)
+                    threads = self.threads or torch.get_num_threads()
+                    config = {**self.config, "INFERENCE_NUM_THREADS": threads}
+                    self._compiled = openvino.Core().compile_model(self.model, "CPU", config)
                     self._pid = os.getpid()
         return self._compiled
 

@@ -46,3 +46,15 @@ def test_the_model_is_compiled_on_first_use_in_each_process(resnet18):
     network._pid = -1  # as a forked worker sees the master's model
     fast(torch.randn(1, 3, 224, 224))
     assert network._compiled is not first
+
+
+def test_without_a_thread_setting_openvino_takes_as_many_threads_as_pytorch(resnet18):
+    """The collection workers split the cores with torch.set_num_threads; OpenVINO must follow."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fast = acceleration.accelerate_scene_net(resnet18, InferenceSettings(mode="openvino"), 224)
+        fast(torch.randn(1, 3, 224, 224))
+        assert fast.fast_forward._compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    finally:
+        torch.set_num_threads(previous)
