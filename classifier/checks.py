@@ -25,9 +25,9 @@ from django.core.checks import Error, Info, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from classifier.clients import trusted_networks
+from classifier.engine.attribute_sources import ATTRIBUTE_SOURCES
 from classifier.engine.catalogue import ATTRIBUTE_HEAD_ASSET, ATTRIBUTE_MATRIX_ASSETS, asset_path, asset_spec
 from classifier.engine.errors import ModelFileError
-from classifier.engine.linear_attributes import ATTRIBUTE_SOURCES
 from classifier.engine.manifest import changed_since_install
 from classifier.engine.places import SCENE_MODELS, scene_model_spec
 from classifier.gallery import missing_samples_hint

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from classifier.engine import acceleration, cam, linear_attributes, summary
+from classifier.engine import acceleration, attribute_sources, cam, linear_attributes, summary
 from classifier.engine.attribute_maps import AttributeMap, attribute_maps
-from classifier.engine.attributes import TRAIN_HINT, AttributeModel, load_attribute_model
-from classifier.engine.catalogue import ATTRIBUTE_FILENAME, FETCH_HINT, asset_path
+from classifier.engine.attribute_sources import AttributeSource
+from classifier.engine.attributes import TRAIN_HINT
+from classifier.engine.catalogue import FETCH_HINT, asset_path
 from classifier.engine.custom import CustomModel, CustomResult, load_custom_model
 from classifier.engine.imaging import DecodedImage, model_input
 from classifier.engine.labels import OUTDOOR, PlacesLabels, read_categories, read_io_labels
@@ -96,7 +97,7 @@ class SceneAnalyzer:
         labels: PlacesLabels,
         *,
         spec: SceneModelSpec,
-        attribute_model: AttributeModel | None = None,
+        attribute_model: AttributeSource | None = None,
         attributes_note: str | None = None,
         top_k: int = 5,
         attribute_k: int = 10,
@@ -166,8 +167,8 @@ class SceneAnalyzer:
     ) -> SceneAnalyzer:
         """Load everything from the models folder; the attribute model is optional.
 
-        `attributes_source` is "auto" (the trained head if installed, else CSAIL's linear matrix),
-        "densenet201" (the trained head only) or "wideresnet18" (the matrix only).
+        `attributes_source` is one of `attribute_sources.ATTRIBUTE_SOURCES`: "auto" (the trained head
+        if installed, else CSAIL's linear matrix), "densenet201" or "wideresnet18" (that one only).
         `custom_models` are fine-tuned checkpoints, relative to the models folder or absolute.
         """
         models_dir = Path(models_dir)
@@ -179,20 +180,9 @@ class SceneAnalyzer:
             read_categories(asset_path(models_dir, weights.labels), expected=weights.num_classes),
             weights.class_io_labels(read_io_labels(asset_path(models_dir, "io_places365"))),
         )
-        attribute_model, note = None, None
-        attribute_path = models_dir / ATTRIBUTE_FILENAME
-        if linear_attributes.choose_attribute_source(models_dir, attributes_source) == "wideresnet18":
-            attribute_model, note = linear_attributes.from_models_dir(models_dir, scene_model, scene_net)
-            if attribute_model is None and attributes_source == "auto":
-                note = (
-                    "No SUN-attribute model is installed. Run `python manage.py fetch_models`: it installs "
-                    "CSAIL's WideResNet-18 attribute matrix (W_sceneattribute_wideresnet18.npy and "
-                    f"wideresnet18_places365.pth.tar); or {TRAIN_HINT}."
-                )
-        elif attribute_path.is_file():
-            attribute_model = load_attribute_model(attribute_path)
-        else:
-            note = f"The SUN-attribute model is not installed ({attribute_path} is missing); {TRAIN_HINT}."
+        attribute_model, note = attribute_sources.load_attribute_source(
+            models_dir, attributes_source, scene_model, scene_net
+        )
         return cls(scene_net, labels, spec=spec, attribute_model=attribute_model, attributes_note=note, **options)
 
     @property

@@ -50,6 +50,8 @@ def save_attribute_checkpoint(path: Path, net: nn.Module, names: Sequence[str], 
 
 @dataclass
 class AttributeModel:
+    """The trained head as an `attribute_sources.AttributeSource`."""
+
     net: nn.Module
     names: tuple[str, ...]
     metrics: dict = field(default_factory=dict)

@@ -21,11 +21,9 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
-from classifier.engine import attributes, keras_vgg, labels, linear_attributes, places
+from classifier.engine import attribute_sources, attributes, keras_vgg, labels, linear_attributes, places
 from classifier.engine.atomic import replace_durably, temporary_beside
 from classifier.engine.catalogue import (
-    ATTRIBUTE_HEAD_ASSET,
-    ATTRIBUTE_MATRIX_ASSETS,
     DEFAULT_ASSETS,
     FETCH_HINT,
     AssetSpec,
@@ -281,21 +279,15 @@ class AttributeSourceStatus:
 
 def check_attribute_source(models_dir: Path, requested: str = "auto") -> AttributeSourceStatus:
     """Which SUN-attribute source the service will use (SCENEWEB_ATTRIBUTES_SOURCE) and whether it loads."""
-    head = linear_attributes.choose_attribute_source(models_dir, requested) == "densenet201"
-    names = (ATTRIBUTE_HEAD_ASSET,) if head else ATTRIBUTE_MATRIX_ASSETS
-    statuses = check(models_dir, names)
+    choice = attribute_sources.choose_attribute_source(models_dir, requested)
+    statuses = check(models_dir, choice.assets)
     files = tuple(s.filename for s in statuses)
-    source = "trained head" if head else "matrix"
+    source = "trained head" if choice.head else "matrix"
     if broken := [s for s in statuses if s.state in ("broken", "changed")]:
         return AttributeSourceStatus(source, "broken", files, " ".join(s.detail for s in broken))
-    if missing := [s.filename for s in statuses if s.state == "missing"]:
-        fix = attributes.TRAIN_HINT if head else FETCH_HINT
-        if requested == "auto":  # neither the head nor the matrix: say both ways out
-            source, fix = "none", f"{fix}; or {attributes.TRAIN_HINT}"
-        return AttributeSourceStatus(source, "missing", files, f"{', '.join(missing)} not installed; {fix}.")
-    model = attributes.AttributeModel if head else linear_attributes.LinearAttributeModel
-    meaning = f"scores are {model.score_meaning}"
-    return AttributeSourceStatus(source, "ok", files, f"{' + '.join(files)}; {meaning}")
+    if choice.missing:
+        return AttributeSourceStatus("none" if requested == "auto" else source, "missing", files, choice.note)
+    return AttributeSourceStatus(source, "ok", files, f"{' + '.join(files)}; scores are {choice.model.score_meaning}")
 
 
 # -- sample photos ----------------------------------------------------------------------------

@@ -4,9 +4,8 @@ The unified Places365 demo scores the 102 SUN attributes as `W @ pooled`, where 
 WideResNet-18's 512-d global-average-pooled layer4 output and W (102 x 512) is
 `W_sceneattribute_wideresnet18.npy`. It needs no training, unlike the DenseNet-201 head, at
 the cost of accuracy, and both files are public: `fetch_models` installs them, so a fresh
-install lists attributes from day one. With SCENEWEB_ATTRIBUTES_SOURCE at its default (`auto`)
-a trained DenseNet-201 head wins when it is installed; `wideresnet18` forces the matrix. The
-scores are the raw linear responses (ranked as the demo ranks them), not probabilities.
+install lists attributes from day one (`attribute_sources` chooses between it and a trained
+head). The scores are the raw linear responses (ranked as the demo ranks them), not probabilities.
 """
 
 from __future__ import annotations
@@ -18,23 +17,11 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from classifier.engine import labels, places
-from classifier.engine.catalogue import ATTRIBUTE_FILENAME, asset_path
 from classifier.engine.errors import ModelFileError, unreadable
 from classifier.engine.places import SceneNet
 
-ATTRIBUTE_SOURCES = ("auto", "densenet201", "wideresnet18")
 MATRIX_SHAPE = (102, 512)
 REINSTALL_HINT = "run `python manage.py fetch_models --model wideresnet18`"
-
-
-def choose_attribute_source(models_dir: Path, requested: str = "auto") -> str:
-    """ "densenet201" or "wideresnet18": with `auto`, the trained head when its file is there, else the matrix."""
-    if requested not in ATTRIBUTE_SOURCES:
-        raise ValueError(f"Unknown attribute source {requested!r}; choose one of {', '.join(ATTRIBUTE_SOURCES)}")
-    if requested != "auto":
-        return requested
-    return "densenet201" if (Path(models_dir) / ATTRIBUTE_FILENAME).is_file() else "wideresnet18"
 
 
 def read_attribute_matrix(path: Path) -> np.ndarray:
@@ -60,7 +47,7 @@ def read_attribute_matrix(path: Path) -> np.ndarray:
 
 @dataclass
 class LinearAttributeModel:
-    """Same interface as `attributes.AttributeModel`: `net`, `names`, `metrics`, `scores(batch)`."""
+    """The matrix as an `attribute_sources.AttributeSource`, over a WideResNet-18 scene net."""
 
     net: SceneNet
     matrix: torch.Tensor
@@ -97,18 +84,3 @@ class LinearAttributeModel:
 def load_linear_attribute_model(net: SceneNet, matrix_path: Path, names: tuple[str, ...]) -> LinearAttributeModel:
     matrix = torch.from_numpy(read_attribute_matrix(matrix_path).astype(np.float32))
     return LinearAttributeModel(net.eval(), matrix, tuple(names), {"source": Path(matrix_path).name})
-
-
-def from_models_dir(
-    models_dir: Path, scene_model: str, scene_net: SceneNet
-) -> tuple[LinearAttributeModel | None, str | None]:
-    """The model, or None and a note saying what to install; reuses the scene net when it is WideResNet-18."""
-    models_dir = Path(models_dir)
-    spec = places.scene_model_spec("wideresnet18")
-    needed = [asset_path(models_dir, n) for n in (spec.weights.name, *spec.weights.extras, "labels_sunattribute")]
-    missing = [p.name for p in needed if not p.is_file()]
-    if missing:
-        return None, f"The WideResNet-18 attribute files are not installed ({', '.join(missing)}); {REINSTALL_HINT}."
-    net = scene_net if scene_model == spec.name else places.load_scene_net(spec, needed[0], install_hint=REINSTALL_HINT)
-    names = labels.read_attribute_names(needed[2])
-    return load_linear_attribute_model(net, needed[1], names), None

@@ -51,7 +51,6 @@ class SceneNet(nn.Module):
     """
 
     heatmap = "cam"
-    heatmap_layer = "layer4"
 
     def __init__(self, net: nn.Module):
         super().__init__()
@@ -83,8 +82,6 @@ class SceneNet(nn.Module):
 class DenseNetSceneNet(SceneNet):
     """torchvision DenseNet: the CAM reads the final (ReLU'd) dense-block output."""
 
-    heatmap_layer = "features (after norm5 + ReLU)"
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.net.features(x))
 
@@ -100,7 +97,6 @@ class ConvClassifierSceneNet(SceneNet):
     """AlexNet / VGG16: fully connected layers after the last pool, so Grad-CAM on that pool."""
 
     heatmap = "gradcam"
-    heatmap_layer = "features (last max-pool)"
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.features(x)
@@ -118,42 +114,29 @@ class ConvClassifierSceneNet(SceneNet):
             yield run
 
 
-# -- builders --------------------------------------------------------------------------------
-
-
-def build_resnet18(num_classes: int) -> nn.Module:
-    return models.resnet18(weights=None, num_classes=num_classes)
-
-
-def build_resnet50(num_classes: int) -> nn.Module:
-    return models.resnet50(weights=None, num_classes=num_classes)
-
-
-def build_densenet161(num_classes: int) -> nn.Module:
-    return models.densenet161(weights=None, num_classes=num_classes)
-
-
-def build_alexnet(num_classes: int) -> nn.Module:
-    return models.alexnet(weights=None, num_classes=num_classes)
-
-
-def build_vgg16(num_classes: int) -> nn.Module:
-    return models.vgg16(weights=None, num_classes=num_classes)
-
-
 # -- the registry ----------------------------------------------------------------------------
 
 
-ARCHITECTURES: dict[str, tuple[Callable[[int], nn.Module], type[SceneNet]]] = {
-    "resnet18": (build_resnet18, SceneNet),
-    "alexnet": (build_alexnet, ConvClassifierSceneNet),
-    "resnet50": (build_resnet50, SceneNet),
-    "densenet161": (build_densenet161, DenseNetSceneNet),
+def torchvision_builder(arch: str) -> Callable[[int], nn.Module]:
+    """torchvision's `arch` with random weights and `num_classes` outputs (the checkpoint fills them)."""
+
+    def build(num_classes: int) -> nn.Module:
+        return models.get_model(arch, weights=None, num_classes=num_classes)
+
+    return build
+
+
+SCENE_NET_BUILDERS: dict[str, tuple[Callable[[int], nn.Module], type[SceneNet]]] = {
+    "resnet18": (torchvision_builder("resnet18"), SceneNet),
+    "alexnet": (torchvision_builder("alexnet"), ConvClassifierSceneNet),
+    "resnet50": (torchvision_builder("resnet50"), SceneNet),
+    "densenet161": (torchvision_builder("densenet161"), DenseNetSceneNet),
     "wideresnet18": (build_wideresnet18, SceneNet),
-    "vgg16": (build_vgg16, ConvClassifierSceneNet),
+    "vgg16": (torchvision_builder("vgg16"), ConvClassifierSceneNet),
 }
-"""The code of each architecture a `SceneWeights` record may name: its builder and how it is split
-for the heatmap (which decides the heatmap kind: a property of the network, not of its weights)."""
+"""By the architecture a `SceneWeights` record names: the builder of the network and how it is split
+for the heatmap (which decides the heatmap kind: a property of the network, not of its weights).
+Transfer learning's networks are another registry, `architectures.TRANSFER_ARCHITECTURES`."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +149,7 @@ class SceneModelSpec:
 
     @classmethod
     def of(cls, weights: SceneWeights) -> SceneModelSpec:
-        build, net_class = ARCHITECTURES[weights.arch]
+        build, net_class = SCENE_NET_BUILDERS[weights.arch]
         return cls(weights, build, net_class)
 
     @property
@@ -174,18 +157,9 @@ class SceneModelSpec:
         return self.weights.model
 
     @property
-    def weights_asset(self) -> str:
-        """The catalogue name of the weight file (`fetch_models` and the analysis JSON show it)."""
-        return self.weights.name
-
-    @property
     def heatmap(self) -> str:
         """ "cam" (fc weights x feature map) or "gradcam" (gradients of the class score)."""
         return self.net_class.heatmap
-
-    @property
-    def heatmap_layer(self) -> str:
-        return self.net_class.heatmap_layer
 
 
 SCENE_MODELS: dict[str, SceneModelSpec] = {weights.model: SceneModelSpec.of(weights) for weights in scene_weights()}

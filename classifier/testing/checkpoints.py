@@ -23,7 +23,7 @@ from classifier.engine import catalogue, installer
 from classifier.engine.attributes import ATTRIBUTE_FILENAME, build_attribute_net, save_attribute_checkpoint
 from classifier.engine.keras_vgg import CHANNELS_LAST
 from classifier.engine.labels import read_attribute_names
-from classifier.engine.places import SCENE_MODELS, SceneModelSpec, build_resnet18
+from classifier.engine.places import SCENE_MODELS, SceneModelSpec
 from classifier.testing.paths import LABEL_FILES, LABELS_DIR
 
 _NEW_DENSE_LAYER = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.")
@@ -33,7 +33,7 @@ def write_places_checkpoint(path: Path, net: nn.Module | None = None, *, seed: i
     """The CSAIL release format: {'epoch', 'arch', 'state_dict' with 'module.' keys, 'best_prec1'}."""
     if net is None:
         torch.manual_seed(seed)
-        net = build_resnet18(365)
+        net = SCENE_MODELS["resnet18"].build(365)
     state = {f"module.{k}": v for k, v in net.state_dict().items()}
     torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state, "best_prec1": 54.7}, path)
     return path

@@ -1,12 +1,12 @@
 import pytest
 
 from classifier.engine import catalogue
-from classifier.engine.places import ARCHITECTURES, SCENE_MODELS
+from classifier.engine.places import SCENE_MODELS, SCENE_NET_BUILDERS
 
 
 @pytest.mark.parametrize("weights", catalogue.scene_weights(), ids=lambda w: w.name)
 def test_every_scene_weight_record_names_files_and_an_architecture_that_exist(weights):
-    assert weights.arch in ARCHITECTURES
+    assert weights.arch in SCENE_NET_BUILDERS
     for name in weights.files:
         assert name in catalogue.ASSETS, f"{weights.name} names {name}, which the catalogue lacks"
     assert catalogue.asset_spec(weights.labels).reader == "categories"

@@ -36,36 +36,18 @@ two networks side by side). Import from this package, not from them.
 
 from classifier.engine.acceleration._choice import choose_device, choose_mode, cpu_flags, resolved
 from classifier.engine.acceleration._modes import (
-    DEFAULT_MODE,
-    INFERENCE_MODES,
-    AcceleratedSceneNet,
     InferenceSettings,
     accelerate_attributes,
     accelerate_custom,
     accelerate_scene_net,
     apply_thread_setting,
-    check_mode,
     fused,
 )
-from classifier.engine.acceleration._onnx import (
-    CALIBRATION_HINT,
-    ONNX_HINT,
-    ONNX_MISSING,
-    calibration_batches,
-    int8_model,
-    onnx_graph,
-)
-from classifier.engine.acceleration._openvino import OPENVINO_MISSING, OpenVinoNetwork, openvino_installed
+from classifier.engine.acceleration._onnx import calibration_batches, int8_model, onnx_graph
+from classifier.engine.acceleration._openvino import OpenVinoNetwork
 from classifier.engine.acceleration._pool import PerProcessPool, single_thread_pool, timed_inference
 
 __all__ = [
-    "CALIBRATION_HINT",
-    "DEFAULT_MODE",
-    "INFERENCE_MODES",
-    "ONNX_HINT",
-    "ONNX_MISSING",
-    "OPENVINO_MISSING",
-    "AcceleratedSceneNet",
     "InferenceSettings",
     "OpenVinoNetwork",
     "PerProcessPool",
@@ -74,14 +56,12 @@ __all__ = [
     "accelerate_scene_net",
     "apply_thread_setting",
     "calibration_batches",
-    "check_mode",
     "choose_device",
     "choose_mode",
     "cpu_flags",
     "fused",
     "int8_model",
     "onnx_graph",
-    "openvino_installed",
     "resolved",
     "single_thread_pool",
     "timed_inference",

@@ -119,7 +119,6 @@ class AcceleratedSceneNet(SceneNet):
         self.original = original
         self.fast_forward = forward
         self.heatmap = original.heatmap
-        self.heatmap_layer = original.heatmap_layer
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.fast_forward(x)

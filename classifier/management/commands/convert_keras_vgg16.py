@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from classifier.engine.keras_vgg import DATA_FORMATS, convert_keras_vgg16
-from classifier.engine.places import build_vgg16
+from classifier.engine.places import torchvision_builder
 from classifier.management.base import SceneWebCommand
 
 
@@ -24,7 +24,9 @@ class Command(SceneWebCommand):
         )
 
     def handle(self, *args, source: Path, out: Path, classes: int | None, data_format: str | None, **options):
-        summary = convert_keras_vgg16(source, out, build=build_vgg16, num_classes=classes, data_format=data_format)
+        summary = convert_keras_vgg16(
+            source, out, build=torchvision_builder("vgg16"), num_classes=classes, data_format=data_format
+        )
         self.stdout.write(
             f"wrote {out}: vgg16, {summary['num_classes']} classes, {summary['data_format']}, "
             f"keras backend {summary['keras_backend'] or 'unknown'}"
