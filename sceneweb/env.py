@@ -35,7 +35,9 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not an integer; give a whole number, or unset it for {default}."
+        ) from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
     return value
@@ -48,9 +50,9 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     try:
         value = float(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number; give one, or unset it for {default}.") from None
     if not math.isfinite(value):  # float() reads "nan" and "inf"; a nan timeout fails every fetch
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number; give one, or unset it for {default}.")
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
     return value
@@ -59,7 +61,9 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, "").strip().lower() or default
     if value not in choices:
-        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not one of {', '.join(choices)}.")
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is not one of {', '.join(choices)}; use one, or unset it for {default}."
+        )
     return value
 
 

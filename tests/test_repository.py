@@ -18,10 +18,7 @@ ALL_DOCS = README + "".join(page.read_text() for page in sorted((REPO / "docs").
 
 def environment_variables_read() -> set[str]:
     names = set()
-    for source in [
-        REPO / "sceneweb" / "settings.py",
-        *REPO.glob("sceneweb/gunicorn*.py"),
-    ]:
+    for source in [REPO / "sceneweb" / "settings.py", REPO / "sceneweb" / "gunicorn.py"]:
         names |= set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
         names |= set(re.findall(r"environ(?:\.get)?[\[(]\s*\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
         names |= set(re.findall(r"\benv=\"([A-Z][A-Z0-9_]+)\"", source.read_text()))
