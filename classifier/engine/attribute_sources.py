@@ -64,7 +64,7 @@ class AttributeChoice:
     assets: tuple[str, ...]
     """Catalogue names of every file it loads."""
     missing: tuple[str, ...]
-    """File names among them not installed: then there are no attributes, and `fix` says why."""
+    """File names among them not installed: then there are no attributes, and `note` says how to get them."""
     fix: str
     model: type[AttributeSource]
 
