@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from unittest.mock import patch
 
@@ -71,12 +72,54 @@ def one_answer(analyzer: SceneAnalyzer, decoded, outputs: frozenset[str]) -> tup
     return (time.perf_counter() - started) * 1000, len(body)
 
 
-def http_photo() -> bytes:
-    """The first sample as a 960x720 JPEG (bench/http_analysis.py's photo: a phone photo's shape)."""
-    image = Image.open(sorted((SHARED / "samples").glob("*.jpg"))[0]).convert("RGB").resize((960, 720))
+def http_photo(number: int = 0) -> bytes:
+    """A sample as a 960x720 JPEG (the first is bench/http_analysis.py's photo: a phone photo's shape)."""
+    image = Image.open(sorted((SHARED / "samples").glob("*.jpg"))[number]).convert("RGB").resize((960, 720))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
+
+
+def pillow_png(**options):
+    def encode(image: Image.Image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", **options)
+        return buffer.getvalue()
+
+    return encode
+
+
+PNG_ENCODERS = {
+    "`cam.png_bytes`: Average filter, Huffman only (now)": cam.png_bytes,
+    "Pillow, its per-row filter choice, Huffman only (before)": pillow_png(
+        compress_level=1, compress_type=zlib.Z_HUFFMAN_ONLY
+    ),
+    "Pillow's defaults (zlib level 6)": pillow_png(),
+    "Pillow, 256-colour palette (lossy)": lambda image: pillow_png(compress_level=1)(image.quantize(256, method=Image.Quantize.FASTOCTREE)),
+}
+"""What the heatmap PNG could be encoded with: the service's, the one before it, and two others."""
+
+
+def png_table(analyzer: SceneAnalyzer, rounds: int) -> list[str]:
+    """Each encoder on the overlays of the two samples at 960x720: ms, bytes and the largest pixel error."""
+    overlays = []
+    for number in range(2):
+        decoded = decode_in_process(http_photo(number))
+        overlays.append(cam.render_overlay(decoded.image, np.asarray(analyzer.analyze(decoded).cam.grid)))
+    lines = [
+        "| PNG encoder | median ms | bytes (photo 1, photo 2) | largest pixel error |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, encode in PNG_ENCODERS.items():
+        times = [timed(lambda: encode(overlay))[0] for _ in range(rounds) for overlay in overlays]  # noqa: B023
+        encoded = [encode(overlay) for overlay in overlays]
+        error = max(
+            int(np.abs(np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), int) - np.asarray(overlay, int)).max())
+            for png, overlay in zip(encoded, overlays, strict=True)
+        )
+        sizes = ", ".join(f"{len(png):,}" for png in encoded)
+        lines.append(f"| {name} | {statistics.median(times):.1f} | {sizes} | {error} |")
+    return lines
 
 
 def wsgi_post(handler, body: bytes, content_type: str) -> tuple[float, bytes]:
@@ -168,6 +211,7 @@ def stages_table(modes: list[str], rounds: int) -> list[str]:
                 for stage, ms in stage_times(handler, analyzer, photo, body, content_type).items():
                     if round_number >= 3:  # the first rounds warm up
                         times[mode].setdefault(stage, []).append(ms)
+        png = png_table(analyzers[modes[0]], rounds)
     names = [f"{mode} ({analyzer.inference.mode})" if mode == "auto" else mode for mode, analyzer in analyzers.items()]
     lines = ["| stage | " + " | ".join(f"{name} ms" for name in names) + " |", "| --- |" + " --- |" * len(modes)]
     stages = times[modes[0]].keys()
@@ -175,7 +219,7 @@ def stages_table(modes: list[str], rounds: int) -> list[str]:
         label = stage.strip()
         cells = " | ".join(f"{statistics.median(times[mode][stage]):.1f}" for mode in modes)
         lines.append(f"| {'&nbsp;&nbsp;' if stage.startswith('  ') else ''}{label} | {cells} |")
-    return lines
+    return [*lines, "", *png]
 
 
 def main() -> None:
