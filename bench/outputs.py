@@ -95,7 +95,9 @@ PNG_ENCODERS = {
         compress_level=1, compress_type=zlib.Z_HUFFMAN_ONLY
     ),
     "Pillow's defaults (zlib level 6)": pillow_png(),
-    "Pillow, 256-colour palette (lossy)": lambda image: pillow_png(compress_level=1)(image.quantize(256, method=Image.Quantize.FASTOCTREE)),
+    "Pillow, 256-colour palette (lossy)": lambda image: pillow_png(compress_level=1)(
+        image.quantize(256, method=Image.Quantize.FASTOCTREE)
+    ),
 }
 """What the heatmap PNG could be encoded with: the service's, the one before it, and two others."""
 
@@ -164,25 +166,25 @@ def stage_times(handler, analyzer: SceneAnalyzer, photo: bytes, body: bytes, con
     timings = json.loads(answer)["timings_ms"]
     request = WSGIRequest({"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
                            "wsgi.input": io.BytesIO(body), "PATH_INFO": "/api/analyze"})  # fmt: skip
-    times = {"upload parsing": timed(lambda: request.FILES.getlist("image")[0].read())[0]}
+    times = {"HTTP request through Django (WSGI)": http_ms}
     times["decode, in a child (round trip)"] = timings["decode"]
-    times["decode, in process"], decoded = timed(lambda: decode_in_process(photo))
+    times["  decode, in process (alone)"], decoded = timed(lambda: decode_in_process(photo))
     times["preprocess"] = timings["preprocess"]
     networks = [stage for stage in timings if stage not in ("decode", "preprocess", "cam", "png", "total")]
     times["networks (" + " + ".join(networks) + ")"] = sum(timings[stage] for stage in networks)
     times["cam (grids)"] = timings["cam"]
-    times["heatmap PNG (overlay + PNG + base64)"] = timings["png"]
+    times["heatmap PNG"] = timings["png"]
     analysis = analyzer.analyze(decoded)
-    times["  overlay"], overlay = timed(lambda: cam.render_overlay(decoded.image, np.asarray(analysis.cam.grid)))
-    times["  PNG encode"], png = timed(lambda: cam.png_bytes(overlay))
-    times["  base64"] = timed(lambda: base64.b64encode(png).decode("ascii"))[0]
-    times["analysis total (decode to PNG)"] = timings["total"]
-    times["to_dict"], document = timed(analysis.to_dict)
-    times["JSON encoding"] = timed(lambda: JsonResponse(document).content)[0]
-    times["Django: middleware, routing, view"] = http_ms - sum(
-        times[stage] for stage in ("upload parsing", "analysis total (decode to PNG)", "to_dict", "JSON encoding")
+    times["  overlay (alone)"], overlay = timed(
+        lambda: cam.render_overlay(decoded.image, np.asarray(analysis.cam.grid))
     )
-    times["HTTP request through Django (WSGI)"] = http_ms
+    times["  PNG encode (alone)"], png = timed(lambda: cam.png_bytes(overlay))
+    times["  base64 (alone)"] = timed(lambda: base64.b64encode(png).decode("ascii"))[0]
+    times["analysis total (decode to PNG)"] = timings["total"]
+    times["Django around the analysis (HTTP - analysis total)"] = http_ms - timings["total"]
+    times["  upload parsing (alone)"] = timed(lambda: request.FILES.getlist("image")[0].read())[0]
+    times["  to_dict (alone)"], document = timed(analysis.to_dict)
+    times["  JSON encoding (alone)"] = timed(lambda: JsonResponse(document).content)[0]
     return times
 
 
