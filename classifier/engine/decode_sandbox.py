@@ -21,7 +21,7 @@ case where its parent died first.
   what it answers. A request's bytes follow its header on the pipe; an answer's bytes (the
   decoded pixels, megabytes) are written to a memory file the two processes share (`memfd`),
   and only its header crosses the pipe: through the pipe, 1 MB at a time, each chunk was a
-  switch between the processes, which cost a 960x720 photo more than its decode on a busy
+  switch between the processes, which cost a 960x720 photo as much as its decode on a busy
   machine (docs/benchmarks.md, "One HTTP analysis, stage by stage"). The parent reads no more
   than the call's memory cap from it, and checks what it reads like anything else the child says.
 """
@@ -54,8 +54,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_HEADER = 1 << 16
 STARTUP_TIMEOUT_S = 60.0
 PIPE_BYTES = 1 << 20
-"""Linux's default pipe-max-size; the default 64 KB pipe makes a 2 MB answer dozens of
-switches between the two processes, each a wait for a core when the machine is busy."""
+"""Linux's default pipe-max-size; the default 64 KB pipe makes a file of a few MB (a request)
+dozens of switches between the two processes, each a wait for a core when the machine is busy
+(the answers' pixels do not cross the pipe at all)."""
 KEEP_IDLE = 4
 """Idle children kept per process; more are started when more decodes run at once."""
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
