@@ -13,8 +13,12 @@ With `--drip N`, N more clients keep asking the server to analyse image URLs on 
 sends one byte every quarter second and never finishes (each such request ends at the fetch
 deadline, `--fetch-timeout`): what ordinary uploads get while slow fetches hold request threads.
 
-    .venv/bin/python bench/load.py [--levels 1,2,4,8] [--requests 300] [--no-attributes]
-        [--workers N] [--threads N] [--level-seconds 600] [--drip N] [--fetch-timeout S] [--out results.md]
+With `--modes fused,auto` one server per inference mode (same config) is started, and the modes
+take each level in turn; the report ends with each mode's throughput against the first's.
+
+    .venv/bin/python bench/load.py [--levels 1,2,4,8] [--requests 300] [--no-attributes | --fresh-install]
+        [--modes fused,auto] [--workers N] [--threads N] [--level-seconds 600] [--drip N] [--fetch-timeout S]
+        [--out results.md]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +44,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.http_analysis import fresh_install  # noqa: E402
 from classifier.testing.checkpoints import write_models_dir  # noqa: E402
 from classifier.testing.paths import SHARED  # noqa: E402
 from classifier.testing.servers import Gunicorn, drip_server, memory_kb, running_gunicorn  # noqa: E402
@@ -60,13 +66,17 @@ class LevelResult:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
+    @property
+    def throughput(self) -> float:
+        """Answered analyses per second."""
+        return len(self.latencies_ms) / self.seconds
+
     def row(self) -> str:
-        ok = len(self.latencies_ms)
         errors = sum(self.errors.values())
         detail = f" ({', '.join(f'{k}: {v}' for k, v in sorted(self.errors.items()))})" if errors else ""
         drips = ", ".join(f"{k}: {v}" for k, v in sorted(self.drips.items())) or "-"
         return (
-            f"| {self.concurrency} | {self.sent} | {ok / self.seconds:.2f} | {self.percentile(50):.0f} | "
+            f"| {self.concurrency} | {self.sent} | {self.throughput:.2f} | {self.percentile(50):.0f} | "
             f"{self.percentile(95):.0f} | {self.percentile(99):.0f} | {errors}{detail} | {self.restarts} | {drips} |"
         )
 
@@ -169,6 +179,10 @@ def memory_table(server: Gunicorn) -> list[str]:
     return lines
 
 
+def mode_setting(mode: str) -> dict[str, str]:
+    return {"SCENEWEB_INFERENCE_MODE": mode} if mode else {}
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -199,8 +213,20 @@ def main() -> None:
     parser.add_argument("--level-seconds", type=float, default=600, help="stop sending at a level after this long")
     parser.add_argument("--drip", type=int, default=0, help="clients keeping slow-drip image URLs in flight")
     parser.add_argument("--fetch-timeout", type=float, default=15, help="SCENEWEB_FETCH_TIMEOUT for the run")
+    parser.add_argument(
+        "--modes",
+        default="",
+        help="SCENEWEB_INFERENCE_MODE of each server, comma-separated (fused,auto): one server per mode, same "
+        "config, all up at once and taking each level in turn; default: one server in its default mode",
+    )
+    parser.add_argument(
+        "--fresh-install",
+        action="store_true",
+        help="serve what fetch_models installs (ResNet-18, WideResNet-18 + CSAIL's attribute matrix), not DenseNet-201",
+    )
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     args = parser.parse_args()
+    modes = args.modes.split(",") if args.modes else [""]
 
     levels = [int(level) for level in args.levels.split(",")]
     photos = [p.read_bytes() for p in sorted((SHARED / "samples").glob("*.jpg"))]
@@ -214,38 +240,64 @@ def main() -> None:
 
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="sceneweb-load-") as folder:
-        models = write_models_dir(Path(folder), attributes=not args.no_attributes)
+        if args.fresh_install:
+            models, served = fresh_install(Path(folder)), "ResNet-18 + WideResNet-18 attribute matrix, as fetch_models"
+        else:
+            models = write_models_dir(Path(folder), attributes=not args.no_attributes)
+            served = "ResNet-18 + DenseNet-201 attributes" if not args.no_attributes else "ResNet-18 only"
         weights_mb = sum(f.stat().st_size for f in models.iterdir()) / 2**20
-        with drip_server() as drip, running_gunicorn(models, **settings) as server:
-            config = re.search(r"sceneweb: (\d+ workers .*)", server.log).group(1)
-            idle_memory = memory_table(server)
-            results = []
-            for level in levels:
+        with drip_server() as drip, ExitStack() as servers_up:
+            servers = {
+                mode: servers_up.enter_context(running_gunicorn(models, **settings, **mode_setting(mode)))
+                for mode in modes
+            }
+            idle_memory = {mode: memory_table(server) for mode, server in servers.items()}
+            results: dict[str, list[LevelResult]] = {mode: [] for mode in modes}
+            for level in levels:  # the modes take each level in turn: the machine's other load falls on all alike
                 count = max(level * 4, args.requests * level // max(levels))
-                results.append(run_level(server, photos, level, count, args.level_seconds, drip.url, args.drip))
-            loaded_memory = memory_table(server)
+                for mode, server in servers.items():
+                    results[mode].append(
+                        run_level(server, photos, level, count, args.level_seconds, drip.url, args.drip)
+                    )
+            loaded_memory = {mode: memory_table(server) for mode, server in servers.items()}
+            logs = {mode: server.log for mode, server in servers.items()}
     load_after = load_average()
 
     lines = [
         f"Machine: {machine()}.",
         f"Load average (1, 5, 15 min) before: {load_before}; after: {load_after}.",
-        f"Server: {config}; preload on. Model files {weights_mb:.0f} MB "
-        f"({'ResNet-18 + DenseNet-201 attributes' if not args.no_attributes else 'ResNet-18 only'}).",
+        f"Model files {weights_mb:.0f} MB ({served}); preload on.",
         f"{len(photos)} real photos from ../shared/samples/, cycled; heatmap on; rate limit off; "
         f"{args.drip} slow-drip URL requests in flight (fetch deadline {args.fetch_timeout:g} s).",
-        "",
-        "| concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors | worker restarts | drip answers |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *(r.row() for r in results),
-        "",
-        "Memory after start-up (warm, before any request):",
-        "",
-        *idle_memory,
-        "",
-        "Memory after the load:",
-        "",
-        *loaded_memory,
     ]
+    for mode in modes:
+        config = re.search(r"sceneweb: (\d+ workers .*)", logs[mode]).group(1)
+        inference = re.search(r"sceneweb inference: (mode .*)", logs[mode])
+        lines += [
+            "",
+            f"**{mode or 'the default mode'}** ({inference.group(1) if inference else 'mode not logged'}). "
+            f"Server: {config}.",
+            "",
+            "| concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors | worker restarts | drip answers |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *(r.row() for r in results[mode]),
+            "",
+            "Memory after start-up (warm, before any request):",
+            "",
+            *idle_memory[mode],
+            "",
+            "Memory after the load:",
+            "",
+            *loaded_memory[mode],
+        ]
+    if len(modes) > 1:
+        lines += ["", f"Throughput against {modes[0]}, level by level:", ""]
+        lines += ["| concurrency | " + " | ".join(f"{mode} req/s" for mode in modes[1:]) + " |"]
+        lines += ["| --- |" + " --- |" * (len(modes) - 1)]
+        for number, level in enumerate(levels):
+            first = results[modes[0]][number]
+            cells = (f"{results[mode][number].throughput / first.throughput:.2f}x" for mode in modes[1:])
+            lines.append(f"| {level} | " + " | ".join(cells) + " |")
     report = "\n".join(lines)
     print(report)
     if args.out:

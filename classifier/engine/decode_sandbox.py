@@ -18,7 +18,12 @@ case where its parent died first.
   are busy, so there are as many as images are decoded at once (the worker's threads).
 - The messages both ways are a length-prefixed JSON header and raw bytes, never a pickle: a
   child taken over by a malicious file must not be able to run code in its parent through
-  what it answers.
+  what it answers. A request's bytes follow its header on the pipe; an answer's bytes (the
+  decoded pixels, megabytes) are written to a memory file the two processes share (`memfd`),
+  and only its header crosses the pipe: through the pipe, 1 MB at a time, each chunk was a
+  switch between the processes, which cost a 960x720 photo as much as its decode on a busy
+  machine (docs/benchmarks.md, "One HTTP analysis, stage by stage"). The parent reads no more
+  than the call's memory cap from it, and checks what it reads like anything else the child says.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -48,8 +54,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_HEADER = 1 << 16
 STARTUP_TIMEOUT_S = 60.0
 PIPE_BYTES = 1 << 20
-"""Linux's default pipe-max-size; the default 64 KB pipe makes a 2 MB answer dozens of
-switches between the two processes, each a wait for a core when the machine is busy."""
+"""Linux's default pipe-max-size; the default 64 KB pipe makes a file of a few MB (a request)
+dozens of switches between the two processes, each a wait for a core when the machine is busy
+(the answers' pixels do not cross the pipe at all)."""
 KEEP_IDLE = 4
 """Idle children kept per process; more are started when more decodes run at once."""
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
@@ -74,17 +81,27 @@ class ChildGone(SandboxBroken):
     """The child had died before it was sent the request: a fresh one may take it."""
 
 
+def answer_file() -> int:
+    """A file descriptor for a child's answers: memory only, where Linux has `memfd_create`."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("sceneweb-decoder-answer", os.MFD_CLOEXEC)
+    with tempfile.TemporaryFile() as file:
+        return os.dup(file.fileno())
+
+
 class DecoderChild:
-    """One child process and its two pipes."""
+    """One child process, its two pipes and the memory file its answers' bytes come back in."""
 
     def __init__(self, target: str):
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        self.answers = answer_file()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, target],
+            [sys.executable, "-m", __name__, target, str(self.answers)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, **ONE_THREAD, "PYTHONPATH": path},
             close_fds=True,
+            pass_fds=(self.answers,),
         )
         for pipe in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):  # fewer round trips for a photo's megabytes (Linux)
@@ -100,7 +117,8 @@ class DecoderChild:
         return self.process.poll() is None
 
     def ask(self, header: dict, payload: bytes, deadline: float) -> Answer:
-        """Send one request and wait for its answer until ``deadline`` (`time.monotonic`)."""
+        """Send one request and wait for its answer until ``deadline`` (`time.monotonic`); the
+        answer's bytes, at most the request's memory cap, are read from the shared file."""
         try:
             send(self.process.stdin, header, payload)
         except (BrokenPipeError, ValueError) as exc:
@@ -110,7 +128,12 @@ class DecoderChild:
         if answer_length > MAX_HEADER:
             raise SandboxBroken("the decoder child broke the protocol")
         answer = json.loads(read_before(fd, answer_length, deadline))
-        return Answer(answer, read_before(fd, payload_length, deadline))
+        if payload_length > header["memory_mb"] * 2**20:
+            raise SandboxBroken("the decoder child answered more bytes than it may hold")
+        pixels = os.pread(self.answers, payload_length, 0)
+        if len(pixels) != payload_length:
+            raise SandboxBroken("the decoder child broke the protocol")
+        return Answer(answer, pixels)
 
     def kill(self) -> None:
         """SIGKILL (a bomb may be in C code that ignores everything else) and reap it."""
@@ -119,10 +142,12 @@ class DecoderChild:
         self.abandon()
 
     def abandon(self) -> None:
-        """Close this process's ends of the pipes, leaving the child alone."""
+        """Close this process's ends of the pipes and the answer file, leaving the child alone."""
         for pipe in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):
                 pipe.close()
+        with contextlib.suppress(OSError):
+            os.close(self.answers)
 
 
 class DecoderPool:
@@ -219,10 +244,15 @@ def checked(answer: Answer) -> Answer:
     return answer
 
 
-def send(stream, header: dict, payload: bytes) -> None:
+def send(stream, header: dict, payload: bytes, payload_file: int | None = None) -> None:
+    """A header and its bytes: after it on ``stream``, or, with ``payload_file``, written there first."""
     encoded = json.dumps(header).encode()
+    if payload_file is not None:
+        os.ftruncate(payload_file, len(payload))
+        os.pwrite(payload_file, payload, 0)
     stream.write(FRAME.pack(len(encoded), len(payload)) + encoded)
-    stream.write(payload)
+    if payload_file is None:
+        stream.write(payload)
     stream.flush()
 
 
@@ -271,9 +301,10 @@ def address_space() -> int | None:
         return None
 
 
-def serve(work: Work) -> None:
-    """Answer requests on stdin until it closes. A MemoryError is answered, then the child ends:
-    after an allocation failed halfway, its state is not to be trusted with the next file."""
+def serve(work: Work, answer_file: int) -> None:
+    """Answer requests on stdin until it closes, each answer's bytes in ``answer_file``. A
+    MemoryError is answered, then the child ends: after an allocation failed halfway, its state
+    is not to be trusted with the next file."""
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent; the child ends with its pipe
@@ -293,15 +324,15 @@ def serve(work: Work) -> None:
             limit = header["memory_mb"]
             message = f"Decoding this image needs more than the {limit} MB allowed; please send a smaller photo."
             answer, pixels = {"ok": False, "code": "decode_memory", "message": message, "last": True}, b""
-        send(answers, answer, pixels)
+        send(answers, answer, pixels, answer_file)
         if answer.get("last"):
             return
 
 
-def main(target: str) -> None:
+def main(target: str, answer_file: str) -> None:
     module, _, name = target.partition(":")
-    serve(getattr(importlib.import_module(module), name))
+    serve(getattr(importlib.import_module(module), name), int(answer_file))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -229,7 +229,8 @@ def model_input(image: Image.Image, size: int, mean: tuple[float, ...], std: tup
     """The official Places365 preprocessing: squash to size x size, scale to [0, 1], normalise."""
     import torch  # here, not at the top: the decoder children import this module and never need it
 
-    resized = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    photo = image if image.mode == "RGB" else image.convert("RGB")  # `convert` copies even an RGB photo
+    resized = photo.resize((size, size), Image.Resampling.BILINEAR)
     array = np.asarray(resized, dtype=np.float32) / 255.0
     array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return torch.from_numpy(array.transpose(2, 0, 1).copy()).unsqueeze(0)

@@ -46,6 +46,23 @@ def test_a_child_answers_with_the_bytes_and_header_and_is_kept_for_the_next_deco
     assert pool.idle_pids() == [first.header["pid"]]
 
 
+def test_an_answer_larger_than_the_pipe_comes_back_whole_through_the_shared_file(pool):
+    pixels = os.urandom(5 * 2**20)  # five times the 1 MB pipe
+    first = pool.run(pixels, {}, timeout_s=10, memory_mb=256)
+    second = pool.run(b"short", {}, timeout_s=10, memory_mb=256)  # the file shrinks to the next answer
+    assert first.payload == pixels and second.payload == b"short"
+    assert second.header["pid"] == first.header["pid"]
+
+
+def test_an_answer_larger_than_the_memory_cap_is_refused_and_its_child_replaced(pool):
+    # echo answers with the very bytes it was sent, read before the cap applies: 2 MB against 1 MB
+    pid = pool.run(b"", {}, timeout_s=10, memory_mb=256).header["pid"]
+    with pytest.raises(ImageRejected) as refused:
+        pool.run(b"\0" * 2 * 2**20, {}, timeout_s=10, memory_mb=1)
+    assert refused.value.code == "decoder_crashed" and is_gone(pid)
+    assert pool.run(b"after", {}, timeout_s=10, memory_mb=256).payload == b"after"
+
+
 def test_a_decode_past_its_deadline_is_killed_and_the_next_one_works(pool):
     ask(pool, "spin", {"seconds": 0})
     [spinner] = pool.idle_pids()
