@@ -68,7 +68,16 @@ def inference_settings() -> InferenceSettings:
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
         calibration=tuple(sample_photos()),
         device=settings.SCENEWEB_DEVICE,
+        cache_dir=inference_cache_dir(),
     )
+
+
+def inference_cache_dir() -> Path:
+    """SCENEWEB_INFERENCE_CACHE_DIR (relative: from the project root), else `converted/` in the models folder."""
+    chosen = settings.SCENEWEB_INFERENCE_CACHE_DIR
+    if not chosen:
+        return Path(settings.SCENEWEB_MODELS_DIR) / "converted"
+    return Path(chosen) if Path(chosen).is_absolute() else Path(settings.BASE_DIR) / chosen
 
 
 def sample_photos() -> list[Path]:
