@@ -6,10 +6,11 @@ Its own module because it is the only code that needs openvino (imported where u
 graph is converted once and kept on disk (`_cache`: read back in milliseconds at later starts),
 when the analyzer is built (in gunicorn's master, with `preload_app`), but compiled on the first
 call in each process: OpenVINO's worker threads, like OpenMP's, do not survive a fork, and a
-compiled model made in the master would be a compiled model without threads in every worker (the workers' warm-up compiles theirs before they serve). Without a
-thread setting a process's OpenVINO takes as many threads as its PyTorch: the collection
-workers split the cores with `torch.set_num_threads`, and OpenVINO's own default (every core
-in every worker) made two workers slower than one.
+compiled model made in the master would be a compiled model without threads in every worker
+(the workers' warm-up compiles theirs before they serve). Without a thread setting a process's
+OpenVINO takes as many threads as its PyTorch: the collection workers split the cores with
+`torch.set_num_threads`, and OpenVINO's own default (every core in every worker) made two
+workers slower than one.
 """
 
 from __future__ import annotations

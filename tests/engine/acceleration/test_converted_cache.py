@@ -103,7 +103,7 @@ def test_a_folder_that_cannot_be_written_converts_in_memory_and_says_so_once(
     with caplog.at_level(logging.WARNING, logger="sceneweb"):
         fast = [network(net, tmp_path) for net in nets]
     assert len(conversions) == 2
-    assert all(answers_like(f, net) for f, net in zip(fast, nets))
+    assert all(answers_like(f, net) for f, net in zip(fast, nets, strict=True))
     said = [r.getMessage() for r in caplog.records if "cannot keep converted networks" in r.getMessage()]
     assert len(said) == 1 and "Read-only file system" in said[0] and "SCENEWEB_INFERENCE_CACHE_DIR" in said[0]
     assert list(tmp_path.iterdir()) == []
