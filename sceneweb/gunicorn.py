@@ -154,6 +154,7 @@ def warm_up_request(application=None) -> int:
 
     from classifier import metrics
     from classifier.runtime import warm_up_photo
+
     if application is None:
         from sceneweb.wsgi import application
 
