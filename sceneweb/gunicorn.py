@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -131,11 +132,13 @@ def post_fork(server, worker) -> None:
     tenth (a worker that answers health is warm)."""
     from classifier.runtime import warm_up
 
+    started = time.perf_counter()
     torch.set_num_threads(torch_threads)
     warm_up()
     status = warm_up_request()
     if status != 200:
         server.log.warning("sceneweb: the warm-up request answered %s; the first analysis will be slower", status)
+    server.log.info("sceneweb: worker %d warm in %.1f s", os.getpid(), time.perf_counter() - started)
 
 
 def warm_up_request(application=None) -> int:

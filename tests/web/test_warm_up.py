@@ -28,10 +28,11 @@ def test_warm_up_runs_full_analyses_of_a_photo_sized_image(monkeypatch):
 def test_each_worker_warms_up_after_setting_its_thread_count_then_through_django():
     """In a fresh process: importing the config sets the process's threads and environment."""
     script = (
-        "import torch; from classifier import runtime; import sceneweb.gunicorn as g; order = []; "
+        "import logging, types, torch; from classifier import runtime; import sceneweb.gunicorn as g; order = []; "
         "runtime.warm_up = lambda: order.append('warm_up'); torch.set_num_threads = order.append; "
         "g.warm_up_request = lambda: order.append('request') or 200; "
-        "g.post_fork(None, None); print(order == [g.torch_threads, 'warm_up', 'request'])"
+        "g.post_fork(types.SimpleNamespace(log=logging.getLogger()), None); "
+        "print(order == [g.torch_threads, 'warm_up', 'request'])"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
