@@ -52,6 +52,7 @@ from classifier.testing.servers import running_gunicorn  # noqa: E402
 
 FIRST = 10
 WARM = re.compile(r"sceneweb: worker (\d+) warm in")
+CHOSEN = re.compile(r"sceneweb inference: mode (\S+)")
 
 
 def fresh_install(folder: Path) -> Path:
@@ -108,7 +109,8 @@ def startup(models: Path, mode: str, workers: int, cache: Path, data: bytes) -> 
         requests_ms(server.url, data, FIRST)
         served = [memory_mb(pid) for pid in pids]
         master = memory_mb(server.process.pid)
-    return {"ready_s": ready_s, "warm": warm, "served": served, "master": master}
+        chosen = CHOSEN.findall(server.log)
+    return {"ready_s": ready_s, "warm": warm, "served": served, "master": master, "chosen": chosen[-1]}
 
 
 def startup_table(models: Path, modes: list[str], worker_counts: list[int], data: bytes) -> None:
@@ -122,7 +124,8 @@ def startup_table(models: Path, modes: list[str], worker_counts: list[int], data
                     each = ", ".join(f"{u:.0f} / {p:.0f}" for u, p in run["warm"])
                     after = ", ".join(f"{u:.0f} / {p:.0f}" for u, p in run["served"])
                     master = f"{run['master'][0]:.0f} / {run['master'][1]:.0f}"
-                    print(f"| {mode} | {workers} | {state} | {run['ready_s']:.1f} | {each} | {after} | {master} |")
+                    label = mode if run["chosen"] == mode else f"{mode} ({run['chosen']})"
+                    print(f"| {label} | {workers} | {state} | {run['ready_s']:.1f} | {each} | {after} | {master} |")
 
 
 def main() -> None:
