@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -81,6 +82,7 @@ class ConvertedCache:
             return load(entry)
         if entry.exists():
             log.warning("sceneweb inference: the cached %s in %s is damaged; converting it again", converter, entry)
+            shutil.rmtree(entry, ignore_errors=True)  # a read-only one stays, and the new one stays in memory
         network = build()
         try:
             write_folder_atomically(entry, lambda folder: _save_with_checksums(network, folder, save))
