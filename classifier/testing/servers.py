@@ -28,6 +28,7 @@ from classifier.testing.paths import REPO
 
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 WORKER_COUNT = re.compile(r"sceneweb: (\d+) workers")  # logged by sceneweb/gunicorn.py when ready
+WARM = re.compile(r"sceneweb: worker (\d+) warm in")  # logged by each worker, sceneweb/gunicorn.py's post_fork
 
 
 class ServerFailed(RuntimeError):
@@ -52,11 +53,13 @@ class Gunicorn:
         return children_of(self.process.pid)
 
     def wait_for_workers(self, count: int, *, excluding: set[int] = frozenset(), timeout: float = 60) -> set[int]:
-        """The worker PIDs once `count` of them (none in `excluding`) are up and answering."""
+        """The worker PIDs once `count` of them (none in `excluding`) are up, warm (each logged it after
+        its warm-up) and answering."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.worker_pids()
-            if len(pids) >= count and not pids & excluding:
+            warm = {int(pid) for pid in WARM.findall(self.log)}
+            if len(pids) >= count and not pids & excluding and pids <= warm:
                 wait_until_healthy(self, timeout=deadline - time.monotonic())
                 return pids
             self.fail_if_exited()
