@@ -112,6 +112,8 @@ def running_gunicorn(
     log_dir = Path(tempfile.mkdtemp(prefix="sceneweb-gunicorn-"))
     log_path = log_dir / "gunicorn.log"
     settings.setdefault("SCENEWEB_CACHE_DIR", str(log_dir / "cache"))  # its workers' shared cache, nobody else's
+    # its converted networks too: a session's shared models folder stays as the fixtures made it
+    settings.setdefault("SCENEWEB_INFERENCE_CACHE_DIR", str(log_dir / "converted"))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "sceneweb/gunicorn.py"],
