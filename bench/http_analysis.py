@@ -11,13 +11,22 @@ compute bound and the naive pipeline, all measured in one run (docs/benchmarks.m
 - the naive pipeline (bench/analyze.py `Baseline`) runs in this process, without HTTP, on the
   same weights: the ratio to it is therefore a lower bound.
 
+With `--startup`, instead: start-up and memory (docs/benchmarks.md, "Start-up and memory per
+worker"). gunicorn with 1 and 2 workers, each with a cold cache of converted networks (an empty
+SCENEWEB_INFERENCE_CACHE_DIR: the master converts) and then a warm one (the master reads them
+back): seconds from launch until every worker has logged that it is warm, and each worker's USS
+(memory only it holds) and PSS (its share of what it shares with the master and the others),
+from psutil's `memory_full_info`, once warm and again after the first ten requests.
+
     nice -n 10 .venv/bin/python bench/http_analysis.py [--modes fused,auto] [--requests 20] [--rounds 2]
+    nice -n 10 .venv/bin/python bench/http_analysis.py --startup [--modes auto] [--workers 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import re
 import statistics
 import sys
 import tempfile
@@ -27,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import psutil  # noqa: E402
 import requests  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -41,6 +51,7 @@ from classifier.testing.paths import SHARED  # noqa: E402
 from classifier.testing.servers import running_gunicorn  # noqa: E402
 
 FIRST = 10
+CHOSEN = re.compile(r"sceneweb inference: mode (\S+)")
 
 
 def fresh_install(folder: Path) -> Path:
@@ -76,13 +87,58 @@ def requests_ms(url: str, data: bytes, count: int) -> list[float]:
     return times
 
 
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(USS, PSS) of one process, in MiB."""
+    info = psutil.Process(pid).memory_full_info()
+    return info.uss / 2**20, info.pss / 2**20
+
+
+def startup(models: Path, mode: str, workers: int, cache: Path, data: bytes) -> dict:
+    """One server's start: seconds until every worker is warm, and each worker's memory then and after
+    the first ten requests (spread over the workers by gunicorn, as they come)."""
+    started = time.perf_counter()
+    env = {"SCENEWEB_INFERENCE_MODE": mode, "SCENEWEB_INFERENCE_CACHE_DIR": str(cache)}
+    with running_gunicorn(models, workers=workers, start_timeout=900, **env) as server:  # every worker warm
+        ready_s = time.perf_counter() - started
+        pids = sorted(server.worker_pids())
+        warm = [memory_mb(pid) for pid in pids]
+        requests_ms(server.url, data, FIRST)
+        served = [memory_mb(pid) for pid in pids]
+        master = memory_mb(server.process.pid)
+        chosen = CHOSEN.findall(server.log)
+    return {"ready_s": ready_s, "warm": warm, "served": served, "master": master, "chosen": chosen[-1]}
+
+
+def startup_table(models: Path, modes: list[str], worker_counts: list[int], data: bytes) -> None:
+    print("| mode | workers | cache | ready s | each worker USS / PSS MiB, warm | after 10 requests | master |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for mode in modes:
+        for workers in worker_counts:
+            with tempfile.TemporaryDirectory(prefix="sceneweb-converted-") as cache:
+                for state in ("cold", "warm"):
+                    run = startup(models, mode, workers, Path(cache), data)
+                    each = ", ".join(f"{u:.0f} / {p:.0f}" for u, p in run["warm"])
+                    after = ", ".join(f"{u:.0f} / {p:.0f}" for u, p in run["served"])
+                    master = f"{run['master'][0]:.0f} / {run['master'][1]:.0f}"
+                    label = mode if run["chosen"] == mode else f"{mode} ({run['chosen']})"
+                    print(f"| {label} | {workers} | {state} | {run['ready_s']:.1f} | {each} | {after} | {master} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", default="fused,auto", help="SCENEWEB_INFERENCE_MODE values, comma-separated")
     parser.add_argument("--requests", type=int, default=20, help="requests after the first ten, per server")
     parser.add_argument("--rounds", type=int, default=2, help="servers started per mode, in turn")
+    parser.add_argument("--startup", action="store_true", help="measure start-up time and memory per worker instead")
+    parser.add_argument("--workers", default="1,2", help="with --startup: worker counts, comma-separated")
     args = parser.parse_args()
     modes, data = args.modes.split(","), photo()
+    if args.startup:
+        print(f"Machine: {machine()}; load before `{load_average()}`.")
+        with tempfile.TemporaryDirectory(prefix="sceneweb-http-") as folder:
+            startup_table(fresh_install(Path(folder)), modes, [int(n) for n in args.workers.split(",")], data)
+        print(f"Load after `{load_average()}`.")
+        return
     load_before = load_average()
     rates = [matmul_gflops(2) for _ in range(3)]
     first = {m: [] for m in modes}

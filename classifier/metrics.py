@@ -44,6 +44,38 @@ MODEL_INFO = Gauge(
 )
 
 
+class _Uncounted:
+    """Stands in for a metric: takes every observation and keeps none."""
+
+    def labels(self, *values: str) -> _Uncounted:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def dec(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, value: float) -> None:
+        pass
+
+
+@contextmanager
+def uncounted() -> Iterator[None]:
+    """An answered analysis inside is not counted (a worker's warm-up request, sceneweb/gunicorn.py):
+    in multiprocess mode a metric writes to its process's file whatever registry holds it, so the
+    metrics an analysis touches are swapped out, not unregistered. Only for a process that serves
+    no one yet (a refusal would still count: the warm-up runs without rate limit and keys)."""
+    names = ("REQUESTS", "STAGE_SECONDS", "IN_FLIGHT")
+    module = globals()
+    saved = {name: module[name] for name in names}
+    module.update(dict.fromkeys(names, _Uncounted()))
+    try:
+        yield
+    finally:
+        module.update(saved)
+
+
 @contextmanager
 def analysis_in_flight() -> Iterator[None]:
     IN_FLIGHT.inc()

@@ -31,10 +31,16 @@ def warm_up(passes: int = WARM_UP_PASSES) -> None:
     decode (0.5-0.75 s): without this, a fresh worker's first analyses took 4-6 times as long as
     its tenth (docs/benchmarks.md, "Warm-up").
     """
+    photo = warm_up_photo()
+    for _ in range(passes):
+        get_analyzer().analyze(decode_image(photo, image_limits()))
+
+
+def warm_up_photo() -> bytes:
+    """A photo-sized noise JPEG, made in memory: what the warm-ups analyse."""
     photo = io.BytesIO()
     Image.effect_noise((960, 720), 64).convert("RGB").save(photo, "JPEG", quality=90)
-    for _ in range(passes):
-        get_analyzer().analyze(decode_image(photo.getvalue(), image_limits()))
+    return photo.getvalue()
 
 
 @cache
@@ -68,7 +74,16 @@ def inference_settings() -> InferenceSettings:
         parallel=settings.SCENEWEB_PARALLEL_MODELS,
         calibration=tuple(sample_photos()),
         device=settings.SCENEWEB_DEVICE,
+        cache_dir=inference_cache_dir(),
     )
+
+
+def inference_cache_dir() -> Path:
+    """SCENEWEB_INFERENCE_CACHE_DIR (relative: from the project root), else `converted/` in the models folder."""
+    chosen = settings.SCENEWEB_INFERENCE_CACHE_DIR
+    if not chosen:
+        return Path(settings.SCENEWEB_MODELS_DIR) / "converted"
+    return Path(chosen) if Path(chosen).is_absolute() else Path(settings.BASE_DIR) / chosen
 
 
 def sample_photos() -> list[Path]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -127,8 +128,51 @@ def when_ready(server) -> None:
 
 def post_fork(server, worker) -> None:
     """In each worker, before it accepts a connection: its thread count, then warm-up passes at that
-    count, so the first visitor is served as fast as the tenth (a worker that answers health is warm)."""
+    count and one analysis request through Django, so the first visitor is served as fast as the
+    tenth (a worker that answers health is warm)."""
     from classifier.runtime import warm_up
 
+    started = time.perf_counter()
     torch.set_num_threads(torch_threads)
     warm_up()
+    status = warm_up_request()
+    if status != 200:
+        server.log.warning("sceneweb: the warm-up request answered %s; the first analysis will be slower", status)
+    server.log.info("sceneweb: worker %d warm in %.1f s", os.getpid(), time.perf_counter() - started)
+
+
+def warm_up_request(application=None) -> int:
+    """`POST /api/analyze` of a photo, heatmap on, handed to a WSGI application (by default the
+    one gunicorn serves, `wsgi_app`) without a network; its status. The passes of `warm_up` leave
+    Django's own first request (URL resolver, middleware, view, JSON, PNG encoding) to the first
+    visitor, whose analysis then took 2.3-2.6x the tenth's (docs/benchmarks.md, "Warm-up").
+
+    It leaves no trace: no rate-limit slot or API key is needed (settings overridden while
+    nothing else runs in this process), nothing is counted in /metrics (`metrics.uncounted`), and
+    a successful analysis writes no log line; gunicorn's access log never sees it.
+    """
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import RequestFactory, override_settings
+
+    from classifier import metrics
+    from classifier.runtime import warm_up_photo
+
+    if application is None:
+        from sceneweb.wsgi import application
+
+    extra = {}
+    if settings.SECURE_PROXY_SSL_HEADER:  # an https request as the proxy says it, or SSL redirects answer 301
+        header, value = settings.SECURE_PROXY_SSL_HEADER
+        extra[header] = value
+    photo = SimpleUploadedFile("warm-up.jpg", warm_up_photo(), content_type="image/jpeg")
+    request = RequestFactory(secure=True).post("/api/analyze", {"image": photo}, **extra)
+    answer = []
+    quiet = override_settings(
+        ALLOWED_HOSTS=["testserver"], SCENEWEB_RATE_LIMIT=0, SCENEWEB_API_KEYS=[], SCENEWEB_API_KEYS_FILE=""
+    )
+    with quiet, metrics.uncounted():
+        body = application(request.environ, lambda status, headers, *exc_info: answer.append(int(status[:3])))
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+    return answer[0]

@@ -134,6 +134,9 @@ SCENEWEB_RATE_LIMIT_ON_CACHE_ERROR = env_choice("SCENEWEB_RATE_LIMIT_ON_CACHE_ER
 SCENEWEB_HEALTH_DETAILS = env_bool("SCENEWEB_HEALTH_DETAILS", False)  # versions and uptime in /api/health
 # auto: bf16 where the CPU runs it natively, else fp32 (docs/speed.md); checked by engine.acceleration at load
 SCENEWEB_INFERENCE_MODE = env_str("SCENEWEB_INFERENCE_MODE", "auto")
+# The openvino and onnx modes' converted networks, made once (fetch_models or the first start) and read back;
+# empty: SCENEWEB_MODELS_DIR/converted (classifier.runtime.inference_cache_dir).
+SCENEWEB_INFERENCE_CACHE_DIR = env_str("SCENEWEB_INFERENCE_CACHE_DIR", "")
 SCENEWEB_DEVICE = env_str("SCENEWEB_DEVICE", "auto")  # auto (the GPU when PyTorch sees one), cpu or cuda
 SCENEWEB_TORCH_THREADS = env_int("SCENEWEB_TORCH_THREADS", 0, minimum=0)  # 0 = PyTorch's default, one per core
 # Off: on a quiet CPU one network after the other on all cores is faster (bench/analyze.py);

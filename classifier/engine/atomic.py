@@ -9,7 +9,9 @@ temporary file and leaves the target as it was.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,4 +69,29 @@ def write_atomically(path: Path, content: Content) -> Path:
         else:
             content(tmp)
         replace_durably(tmp, path)
+    return path
+
+
+def write_folder_atomically(path: Path, content: Callable[[Path], object]) -> Path:
+    """Write a folder of files (OpenVINO's .xml and .bin) so that it appears whole or not at all:
+    `content` fills a temporary folder beside the target, its files are synced, then it is
+    renamed into place. A folder already there is kept (another process wrote the same meanwhile):
+    a caller replacing a damaged one removes it first."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o755)
+        content(tmp)
+        for file in tmp.iterdir():
+            os.chmod(file, FILE_MODE)
+            fsync_path(file)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # another process wrote the same folder meanwhile: theirs is as good
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        fsync_path(path.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return path

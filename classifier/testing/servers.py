@@ -28,6 +28,7 @@ from classifier.testing.paths import REPO
 
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 WORKER_COUNT = re.compile(r"sceneweb: (\d+) workers")  # logged by sceneweb/gunicorn.py when ready
+WARM = re.compile(r"sceneweb: worker (\d+) warm in")  # logged by each worker, sceneweb/gunicorn.py's post_fork
 
 
 class ServerFailed(RuntimeError):
@@ -52,11 +53,13 @@ class Gunicorn:
         return children_of(self.process.pid)
 
     def wait_for_workers(self, count: int, *, excluding: set[int] = frozenset(), timeout: float = 60) -> set[int]:
-        """The worker PIDs once `count` of them (none in `excluding`) are up and answering."""
+        """The worker PIDs once `count` of them (none in `excluding`) are up, warm (each logged it after
+        its warm-up) and answering."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.worker_pids()
-            if len(pids) >= count and not pids & excluding:
+            warm = {int(pid) for pid in WARM.findall(self.log)}
+            if len(pids) >= count and not pids & excluding and pids <= warm:
                 wait_until_healthy(self, timeout=deadline - time.monotonic())
                 return pids
             self.fail_if_exited()
@@ -109,6 +112,8 @@ def running_gunicorn(
     log_dir = Path(tempfile.mkdtemp(prefix="sceneweb-gunicorn-"))
     log_path = log_dir / "gunicorn.log"
     settings.setdefault("SCENEWEB_CACHE_DIR", str(log_dir / "cache"))  # its workers' shared cache, nobody else's
+    # its converted networks too: a session's shared models folder stays as the fixtures made it
+    settings.setdefault("SCENEWEB_INFERENCE_CACHE_DIR", str(log_dir / "converted"))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "sceneweb/gunicorn.py"],

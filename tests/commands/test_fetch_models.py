@@ -181,3 +181,30 @@ def test_a_failed_sample_download_names_the_ways_out(tmp_path, use_models, relea
     message = str(refused.value)
     assert f"{base}/mirror/6.jpg" in message and f"{base}/public/6.jpg" in message
     assert "--samples-from DIR" in message and "--from DIR" in message and "SCENEWEB_MODELS_MIRROR" in message
+
+
+def test_it_converts_the_networks_for_the_mode_once_and_the_service_then_reads_them(
+    tmp_path, use_models, matrix_release_dir, settings, monkeypatch
+):
+    openvino = pytest.importorskip("openvino")
+    from classifier import runtime
+    from classifier.engine.analyzer import SceneAnalyzer
+
+    use_models(tmp_path / "models")
+    settings.SCENEWEB_INFERENCE_CACHE_DIR = str(tmp_path / "converted")
+    output = run("--from", str(matrix_release_dir), "--mode", "openvino")
+    assert f"ready    openvino networks in {tmp_path / 'converted'}" in output
+    entries = sorted(p.name for p in (tmp_path / "converted").iterdir())
+    assert len(entries) == 2 and all(name.startswith("openvino-") for name in entries)  # ResNet-18, WideResNet-18
+    conversions = []
+    monkeypatch.setattr(openvino, "convert_model", lambda *args, **kwargs: conversions.append(args))
+    settings.SCENEWEB_INFERENCE_MODE = "openvino"
+    analyzer = SceneAnalyzer.from_models_dir(**runtime.analyzer_recipe())
+    assert analyzer.inference.mode == "openvino" and conversions == []
+
+
+def test_it_converts_nothing_for_a_mode_that_runs_pytorch(tmp_path, use_models, release_dir, settings):
+    use_models(tmp_path / "models")
+    settings.SCENEWEB_INFERENCE_CACHE_DIR = str(tmp_path / "converted")
+    output = run("--from", str(release_dir), "--mode", "fused")
+    assert "ready" not in output and not (tmp_path / "converted").exists()

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from classifier.engine.atomic import write_atomically
+from classifier.engine.atomic import write_atomically, write_folder_atomically
 
 
 def leftovers(folder):
@@ -41,3 +41,39 @@ def test_a_disk_that_cannot_sync_leaves_the_old_file_whole(tmp_path, monkeypatch
     with pytest.raises(OSError, match="No space left"):
         write_atomically(target, "new")
     assert target.read_text() == "old" and leftovers(tmp_path) == []
+
+
+def test_a_folder_appears_whole(tmp_path):
+    target = tmp_path / "entry"
+
+    def write(folder):
+        assert not target.exists()
+        (folder / "model.xml").write_text("graph")
+        (folder / "model.bin").write_bytes(b"weights")
+
+    write_folder_atomically(target, write)
+    assert sorted(p.name for p in target.iterdir()) == ["model.bin", "model.xml"]
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]  # no temporary folder left
+
+
+def test_a_folder_another_process_wrote_meanwhile_is_kept(tmp_path):
+    target = tmp_path / "entry"
+
+    def write(folder):
+        (folder / "model.bin").write_bytes(b"ours")
+        target.mkdir()  # the other process renames its copy into place first
+        (target / "model.bin").write_bytes(b"theirs")
+
+    write_folder_atomically(target, write)
+    assert (target / "model.bin").read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]
+
+
+def test_a_failed_folder_leaves_nothing(tmp_path):
+    def write(folder):
+        (folder / "model.bin").write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_folder_atomically(tmp_path / "entry", write)
+    assert list(tmp_path.iterdir()) == []

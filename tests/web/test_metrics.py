@@ -87,5 +87,9 @@ def test_a_scrape_adds_up_the_counts_of_two_gunicorn_workers(models_dir):
     assert counts[("sceneweb_requests_total", (("endpoint", "health"), ("status", "200")))] == len(health_lines)
     assert counts[("sceneweb_requests_total", (("endpoint", "analyze"), ("status", "400")))] == 6
     assert counts[("sceneweb_refusals_total", (("code", "no_image"),))] == 6
+    # each worker answered one analysis through Django before it served (its warm-up): counted nowhere
+    assert log.count("warm in") == 2 and "warm-up request answered" not in log
+    assert ("sceneweb_requests_total", (("endpoint", "analyze"), ("status", "200"))) not in counts
+    assert not [key for key, value in counts.items() if key[0] == "sceneweb_analysis_stage_seconds_count" and value]
     served_by = {line.rsplit("pid=", 1)[1].split()[0] for line in health_lines}
     assert len(served_by) == 2  # both workers answered, and the scrape added both up

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from classifier.engine.acceleration._cache import ConvertedCache
 from classifier.engine.acceleration._onnx import OnnxNetwork
 from classifier.engine.acceleration._openvino import OpenVinoNetwork
 from classifier.engine.attributes import AttributeModel
@@ -40,6 +41,9 @@ class InferenceSettings:
     """Photos whose activations set the int8 ranges (mode onnx-int8 only)."""
     device: str = "cpu"
     """ "cpu", "cuda" or "auto" (the GPU when there is one); SCENEWEB_DEVICE."""
+    cache_dir: Path | None = None
+    """Where the openvino and onnx modes keep their converted networks (SCENEWEB_INFERENCE_CACHE_DIR);
+    None converts them at every start."""
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -164,10 +168,11 @@ def _prepare(
     outputs: int,
     calibration: Sequence[torch.Tensor] | None,
 ) -> Callable:
+    cache = ConvertedCache(settings.cache_dir)
     if settings.mode.startswith("onnx"):  # calibration is given for onnx-int8 only
-        return OnnxNetwork(module, input_size, settings.threads_per_network, outputs, calibration)
+        return OnnxNetwork(module, input_size, settings.threads_per_network, outputs, calibration, cache)
     if settings.mode.startswith("openvino"):
-        return OpenVinoNetwork(module, input_size, settings.threads_per_network, outputs, settings.mode)
+        return OpenVinoNetwork(module, input_size, settings.threads_per_network, outputs, settings.mode, cache)
     if settings.mode in REDUCED or settings.device != "cpu":
         return _Reduced(fused(module), REDUCED.get(settings.mode, torch.float32), settings.device)
     return fused(module)

@@ -3,6 +3,7 @@ session that stands in for a PyTorch module.
 
 Its own module because it is the only code that needs the optional onnx and onnxruntime
 packages (imported where used, so the other modes run without them) and the calibration photos.
+The exported (and quantised) graphs are kept on disk (`_cache`), made once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from classifier.engine.acceleration._cache import IN_MEMORY, ConvertedCache, network_key, tensors_key
 from classifier.engine.imaging import decode_image, model_input
 
 ONNX_HINT = "install them with `pip install onnxruntime onnx` or choose SCENEWEB_INFERENCE_MODE=fused"
@@ -90,14 +92,27 @@ class OnnxNetwork:
         threads: int,
         outputs: int,
         calibration: Sequence[torch.Tensor] | None = None,
+        cache: ConvertedCache = IN_MEMORY,
     ):
         try:
             import onnxruntime
         except ImportError:
             raise RuntimeError(ONNX_MISSING) from None
-        model = onnx_graph(module, input_size, outputs)
-        if calibration is not None:
-            model = int8_model(model, calibration)
+
+        def build() -> bytes:
+            graph = onnx_graph(module, input_size, outputs)
+            return graph if calibration is None else int8_model(graph, calibration)
+
+        int8 = calibration is not None
+        model = cache.load_or_build(
+            "onnx-int8" if int8 else "onnx",
+            network_key(
+                module, input_size, outputs, torch.__version__, onnxruntime.__version__, tensors_key(calibration or ())
+            ),
+            build=build,
+            save=lambda graph, folder: (folder / "model.onnx").write_bytes(graph),
+            load=lambda folder: (folder / "model.onnx").read_bytes(),
+        )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

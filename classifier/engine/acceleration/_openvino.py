@@ -3,13 +3,14 @@ run by its CPU plugin (oneDNN underneath, with its own thread pool), an optional
 (`pip install -r requirements-openvino.txt`).
 
 Its own module because it is the only code that needs openvino (imported where used). The
-graph is converted when the analyzer is built (in gunicorn's master, with `preload_app`), but
-compiled on the first call in each process: OpenVINO's worker threads, like OpenMP's, do not
-survive a fork, and a compiled model made in the master would be a compiled model without
-threads in every worker (the workers' warm-up compiles theirs before they serve). Without a
-thread setting a process's OpenVINO takes as many threads as its PyTorch: the collection
-workers split the cores with `torch.set_num_threads`, and OpenVINO's own default (every core
-in every worker) made two workers slower than one.
+graph is converted once and kept on disk (`_cache`: read back in milliseconds at later starts),
+when the analyzer is built (in gunicorn's master, with `preload_app`), but compiled on the first
+call in each process: OpenVINO's worker threads, like OpenMP's, do not survive a fork, and a
+compiled model made in the master would be a compiled model without threads in every worker
+(the workers' warm-up compiles theirs before they serve). Without a thread setting a process's
+OpenVINO takes as many threads as its PyTorch: the collection workers split the cores with
+`torch.set_num_threads`, and OpenVINO's own default (every core in every worker) made two
+workers slower than one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import threading
 
 import torch
 from torch import nn
+
+from classifier.engine.acceleration._cache import IN_MEMORY, ConvertedCache, network_key
 
 OPENVINO_MISSING = (
     "The openvino inference modes need the openvino package; install it with "
@@ -38,12 +41,29 @@ def openvino_installed() -> bool:
 class OpenVinoNetwork:
     """An OpenVINO model with the calling convention of the PyTorch module it came from."""
 
-    def __init__(self, module: nn.Module, input_size: int, threads: int, outputs: int, mode: str):
+    def __init__(
+        self,
+        module: nn.Module,
+        input_size: int,
+        threads: int,
+        outputs: int,
+        mode: str,
+        cache: ConvertedCache = IN_MEMORY,
+    ):
         try:
             import openvino
         except ImportError:
             raise RuntimeError(OPENVINO_MISSING) from None
-        self.model = openvino.convert_model(module.eval(), example_input=torch.zeros(1, 3, input_size, input_size))
+        module.eval()
+        # One graph for both precisions: the precision is a compile-time hint.
+        self.model = cache.load_or_build(
+            "openvino",
+            network_key(module, input_size, openvino.__version__),
+            build=lambda: openvino.convert_model(module, example_input=torch.zeros(1, 3, input_size, input_size)),
+            # fp32 weights kept as they are (save_model's default halves them to fp16)
+            save=lambda model, folder: openvino.save_model(model, folder / "model.xml", compress_to_fp16=False),
+            load=lambda folder: openvino.Core().read_model(folder / "model.xml"),
+        )
         self.config = {"INFERENCE_PRECISION_HINT": PRECISION[mode], "PERFORMANCE_HINT": "LATENCY"}
         self.threads = threads
         self.single = outputs == 1

@@ -3,20 +3,27 @@
 Besides the scene model's files it installs what scores the SUN attributes on a fresh
 install (CSAIL's WideResNet-18 and its attribute matrix) and, with `--from DIR`, a trained
 DenseNet-201 head found there. Downloads try SCENEWEB_MODELS_MIRROR first, then each public
-address; every file is hash-checked (see `classifier.engine.installer`).
+address; every file is hash-checked (see `classifier.engine.installer`). Then the networks are
+converted for the inference mode (`--mode`, else SCENEWEB_INFERENCE_MODE) into
+SCENEWEB_INFERENCE_CACHE_DIR, so that no start of the service has to.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from classifier import runtime
 from classifier.engine import catalogue, installer, manifest, places
+from classifier.engine.acceleration import INFERENCE_MODES
+from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import DownloadFailed
 from classifier.management.base import SceneWebCommand
 
+CONVERTING_MODES = ("auto", "openvino", "onnx")
 SAMPLES_WAY_OUT = (
     "without internet access, copy photos with `--samples-from DIR` (and the model files with `--from DIR`), "
     "or set SCENEWEB_MODELS_MIRROR to a server that holds the sample photos under their public names "
@@ -52,6 +59,12 @@ class Command(SceneWebCommand):
             help="install (or --check) this scene model's files instead of SCENEWEB_SCENE_MODEL's",
         )
         parser.add_argument(
+            "--mode",
+            choices=INFERENCE_MODES,
+            help="convert the networks for this inference mode into SCENEWEB_INFERENCE_CACHE_DIR (default: "
+            "SCENEWEB_INFERENCE_MODE; `auto` is resolved from this CPU, so run it on the machine that serves)",
+        )
+        parser.add_argument(
             "--list", dest="list_models", action="store_true", help="list the scene models, their sizes and status"
         )
 
@@ -66,6 +79,7 @@ class Command(SceneWebCommand):
         retries: int,
         timeout: float,
         model: str | None,
+        mode: str | None,
         list_models: bool,
         **options,
     ):
@@ -89,6 +103,19 @@ class Command(SceneWebCommand):
             )
         if attributes.state == "broken":  # the service would refuse to start with it
             raise CommandError(f"The SUN-attribute files in {models_dir} are broken: {attributes.detail}")
+        if not check:
+            self._convert(mode or settings.SCENEWEB_INFERENCE_MODE)
+
+    def _convert(self, mode: str) -> None:
+        """Build the analyzer once for the modes that convert their networks (openvino, onnx, and
+        `auto`, which may pick openvino): the conversion lands in SCENEWEB_INFERENCE_CACHE_DIR."""
+        if not mode.startswith(CONVERTING_MODES):
+            return
+        recipe = runtime.analyzer_recipe()
+        inference = dataclasses.replace(recipe.pop("inference"), mode=mode)
+        analyzer = SceneAnalyzer.from_models_dir(**recipe, inference=inference)
+        if analyzer.inference.mode.startswith(CONVERTING_MODES):
+            self.stdout.write(f"ready    {analyzer.inference.mode} networks in {inference.cache_dir}")
 
     @staticmethod
     def _selection(model: str) -> list[str]:

@@ -1,5 +1,7 @@
 """Modes are chosen by name, loudly; the default one gives the reference's answers."""
 
+from pathlib import Path
+
 import pytest
 
 from classifier.engine import acceleration
@@ -46,7 +48,12 @@ def test_the_service_reads_its_mode_from_settings(settings, tmp_path):
     settings.SCENEWEB_INFERENCE_MODE = "eager"
     settings.SCENEWEB_PARALLEL_MODELS = True
     settings.SCENEWEB_SAMPLES_DIR = tmp_path
-    assert inference_settings() == InferenceSettings(mode="eager", parallel=True, device="auto")
+    settings.SCENEWEB_MODELS_DIR = tmp_path / "models"
+    assert inference_settings() == InferenceSettings(
+        mode="eager", parallel=True, device="auto", cache_dir=tmp_path / "models" / "converted"
+    )
+    settings.SCENEWEB_INFERENCE_CACHE_DIR = "/srv/converted"
+    assert inference_settings().cache_dir == Path("/srv/converted")
     (tmp_path / "b.jpg").write_bytes(b"")
     (tmp_path / "a.png").write_bytes(b"")
     (tmp_path / "notes.txt").write_bytes(b"")
