@@ -12,7 +12,8 @@ against the naive pipeline and the machine's own compute bound, all measured in 
   "fused" analyzer; every mode and the baseline are timed in turn inside the same round, so
   load from other processes falls on all of them alike. Medians after warm-up;
 - the networks alone: ResNet-18 and WideResNet-18, batch 1, under every candidate of
-  bench/runtimes.py, timed in turn inside each round (`--network-rounds 0` leaves it out).
+  bench/runtimes.py, timed in turn inside each round (`--network-rounds 0` leaves it out,
+  `--rounds 0` leaves out the whole analyses).
 
 int8 is calibrated on the last photo of each scene15 class (bench/fidelity.py and
 bench/trained_fidelity.py score others). Random weights (speed does not depend on their
@@ -248,11 +249,23 @@ def networks_alone(rounds: int, threads: int, candidates: list[str]) -> dict[str
 
 def run(rounds: int, batch_size: int, onnx: bool, network_rounds: int = 0) -> dict:
     torch.set_num_threads(acceleration.InferenceSettings().threads_per_network)
-    images = photos()
     report = {"machine": machine(), "load_before": load_average(), "torch": torch.__version__}
     report["gflops"] = round(statistics.median(matmul_gflops(torch.get_num_threads()) for _ in range(3)), 1)
-    bound_ms = sum(GFLOP.values()) / report["gflops"] * 1000
-    report["bound_ms"] = round(bound_ms, 1)
+    report["bound_ms"] = round(sum(GFLOP.values()) / report["gflops"] * 1000, 1)
+    if rounds:
+        report.update(whole_analyses(rounds, batch_size, onnx))
+    if network_rounds:
+        candidates = [c for c in runtimes.installed(runtimes.CANDIDATES) if onnx or not c.startswith("onnx")]
+        report["networks"] = networks_alone(network_rounds, torch.get_num_threads(), candidates)
+        report["network_rounds"] = network_rounds
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["load_after"] = load_average()
+    report["rounds"] = rounds
+    return report
+
+
+def whole_analyses(rounds: int, batch_size: int, onnx: bool) -> dict:
+    images = photos()
     with tempfile.TemporaryDirectory() as folder:
         models = write_models_dir(Path(folder))
         first = next(iter(images.values()))
@@ -271,17 +284,11 @@ def run(rounds: int, batch_size: int, onnx: bool, network_rounds: int = 0) -> di
                         samples[name][photo].append(timings)
         batch = torch.randn(batch_size, 3, 224, 224)
         rates = {name: round(batch_rate(a, batch, max(3, rounds // 4)), 2) for name, a in built.items()}
-    report["modes"] = {name: summary(per_photo) for name, per_photo in samples.items()}
-    report["startup"] = startup
-    report["batch"] = {"size": batch_size, "images_per_s": rates}
-    if network_rounds:
-        candidates = [c for c in runtimes.installed(runtimes.CANDIDATES) if onnx or not c.startswith("onnx")]
-        report["networks"] = networks_alone(network_rounds, torch.get_num_threads(), candidates)
-        report["network_rounds"] = network_rounds
-    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    report["load_after"] = load_average()
-    report["rounds"] = rounds
-    return report
+    return {
+        "modes": {name: summary(per_photo) for name, per_photo in samples.items()},
+        "startup": startup,
+        "batch": {"size": batch_size, "images_per_s": rates},
+    }
 
 
 def summary(per_photo: dict[str, list[dict]]) -> dict:
@@ -308,12 +315,32 @@ STAGES = ("decode", "preprocess", "resnet18", "densenet201", "cam", "png", "tota
 
 
 def markdown(report: dict) -> str:
+    lines = [
+        f"Machine: {report['machine']}; torch {report['torch']}; fp32 matmul {report['gflops']} GFLOP/s "
+        f"-> compute bound {report['bound_ms']} ms per analysis; {report['rounds']} rounds after warm-up.",
+        f"Load: before `{report['load_before']}`; after `{report['load_after']}`.",
+    ]
+    if "modes" in report:
+        lines += analyses_table(report)
+    if "networks" in report:
+        nets = report["networks"]
+        lines += [
+            "",
+            f"The networks alone, batch 1 ({report['network_rounds']} rounds, medians):",
+            "",
+            "| runtime and precision | ResNet-18 ms | x vs fused | WideResNet-18 ms | x vs fused |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for label in nets["resnet18"]:
+            cells = [f"{nets[n][label]:.1f} | {nets[n]['fused'] / nets[n][label]:.2f}x" for n in nets]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def analyses_table(report: dict) -> list[str]:
     bound = report["bound_ms"]
     baseline = report["modes"]["baseline"]["all"]["total"]
     lines = [
-        f"Machine: {report['machine']}; torch {report['torch']}; fp32 matmul {report['gflops']} GFLOP/s "
-        f"-> compute bound {bound} ms per analysis; {report['rounds']} rounds after warm-up.",
-        f"Load: before `{report['load_before']}`; after `{report['load_after']}`.",
         "",
         "| mode | " + " | ".join(STAGES) + " ms | x bound | vs baseline | batch img/s | start-up s | RSS +MB |",
         "| --- " * (len(STAGES) + 6) + "|",
@@ -333,24 +360,12 @@ def markdown(report: dict) -> str:
     lines.append("| --- " * (len(report["modes"]["baseline"]) + 1) + "|")
     for name, result in report["modes"].items():
         lines.append(f"| {name} | " + " | ".join(f"{v['total']:.1f}" for v in result.values()) + " |")
-    if "networks" in report:
-        nets = report["networks"]
-        lines += [
-            "",
-            f"The networks alone, batch 1 ({report['network_rounds']} rounds, medians):",
-            "",
-            "| runtime and precision | ResNet-18 ms | x vs fused | WideResNet-18 ms | x vs fused |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for label in nets["resnet18"]:
-            cells = [f"{nets[n][label]:.1f} | {nets[n]['fused'] / nets[n][label]:.2f}x" for n in nets]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of whole analyses (0: the networks alone only)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-onnx", action="store_true", help="skip the onnx modes")
     parser.add_argument(
