@@ -7,12 +7,12 @@ against the naive pipeline and the machine's own compute bound, all measured in 
   separately for each network, eval mode under no_grad, a forward hook for the CAM, the overlay
   saved with Pillow's default PNG settings, nothing else;
 - modes: the engine's `SceneAnalyzer` with each inference mode (and the two networks side by
-  side), and with the two int8 paths the service does not run (bench/runtimes.py: OpenVINO
+  side), and with the two int8 paths the service does not run (bench/candidates.py: OpenVINO
   quantised by NNCF, PyTorch's PT2E through torch.export), their networks swapped into a
   "fused" analyzer; every mode and the baseline are timed in turn inside the same round, so
   load from other processes falls on all of them alike. Medians after warm-up;
 - the networks alone: ResNet-18 and WideResNet-18, batch 1, under every candidate of
-  bench/runtimes.py, timed in turn inside each round (`--network-rounds 0` leaves it out,
+  bench/candidates.py, timed in turn inside each round (`--network-rounds 0` leaves it out,
   `--rounds 0` leaves out the whole analyses).
 
 int8 is calibrated on the last photo of each scene15 class (bench/fidelity.py and
@@ -46,7 +46,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench import runtimes  # noqa: E402
+from bench import candidates  # noqa: E402
 from classifier.engine import acceleration, cam  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
 from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
@@ -178,11 +178,11 @@ def analyzers(models: Path, onnx: bool, int8: list[str]) -> dict[str, Callable[[
     """How to build each compared analyzer: the engine's modes, then the int8 candidates."""
     made = {
         name: (lambda s=settings: SceneAnalyzer.from_models_dir(models, inference=s))
-        for name, settings in mode_settings(onnx, "openvino" in runtimes.installed(["openvino"])).items()
+        for name, settings in mode_settings(onnx, "openvino" in candidates.installed(["openvino"])).items()
     }
     calibration = acceleration.calibration_batches(calibration_photos(), 224, IMAGENET_MEAN, IMAGENET_STD)
     for name in int8:
-        made[name] = lambda n=name: runtimes.with_int8_networks(
+        made[name] = lambda n=name: candidates.with_int8_networks(
             SceneAnalyzer.from_models_dir(models, inference=acceleration.InferenceSettings(mode="fused")),
             n,
             calibration,
@@ -227,14 +227,14 @@ def batch_rate(analyzer: SceneAnalyzer, batch: torch.Tensor, repeats: int) -> fl
 # -- the run --------------------------------------------------------------------------------
 
 
-def networks_alone(rounds: int, threads: int, candidates: list[str]) -> dict[str, dict[str, float]]:
+def networks_alone(rounds: int, threads: int, names: list[str]) -> dict[str, dict[str, float]]:
     """Batch-1 milliseconds of ResNet-18 and WideResNet-18 under each candidate (medians)."""
     calibration = acceleration.calibration_batches(calibration_photos(), 224, IMAGENET_MEAN, IMAGENET_STD)
     batch = torch.randn(1, 3, 224, 224)
     table = {}
     for name in ("resnet18", "wideresnet18"):
         net = build_scene_net(scene_model_spec(name))
-        networks = {c: runtimes.scene_network(c, net, 224, threads, calibration) for c in tqdm(candidates, desc=name)}
+        networks = {c: candidates.scene_network(c, net, 224, threads, calibration) for c in tqdm(names, desc=name)}
         times = {label: [] for label in networks}
         with torch.inference_mode():
             for round_index in range(rounds + 2):
@@ -255,8 +255,8 @@ def run(rounds: int, batch_size: int, onnx: bool, network_rounds: int = 0) -> di
     if rounds:
         report.update(whole_analyses(rounds, batch_size, onnx))
     if network_rounds:
-        candidates = [c for c in runtimes.installed(runtimes.CANDIDATES) if onnx or not c.startswith("onnx")]
-        report["networks"] = networks_alone(network_rounds, torch.get_num_threads(), candidates)
+        names = [c for c in candidates.installed(candidates.CANDIDATES) if onnx or not c.startswith("onnx")]
+        report["networks"] = networks_alone(network_rounds, torch.get_num_threads(), names)
         report["network_rounds"] = network_rounds
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report["load_after"] = load_average()
@@ -270,7 +270,7 @@ def whole_analyses(rounds: int, batch_size: int, onnx: bool) -> dict:
         models = write_models_dir(Path(folder))
         first = next(iter(images.values()))
         built, startup = {}, {}
-        int8 = runtimes.installed(runtimes.INT8_ONLY_HERE)
+        int8 = candidates.installed(candidates.INT8_ONLY_HERE)
         for name, make in tqdm(analyzers(models, onnx, int8).items(), desc="building modes"):
             built[name], startup[name] = build(make, first)
         pipelines = {"baseline": Baseline(built["eager"]).analyze}
@@ -381,7 +381,7 @@ def main() -> None:
 
 
 def _has_onnxruntime() -> bool:
-    return bool(runtimes.installed(["onnx"]))
+    return bool(candidates.installed(["onnx"]))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ The recipe, kept here so the figures can be reproduced: `manage.py finetune` tra
 ResNet-18 or a WideResNet-18 (the network the attribute matrix reads) from scratch on
 ../shared/datasets/scene15 (short: 4 epochs at 64 px, one thread, on a shared 2-core machine),
 then the trained trunk and head are put into the service's own scene network of that
-architecture and every candidate of bench/runtimes.py is scored against fp32 eager:
+architecture and every candidate of bench/candidates.py is scored against fp32 eager:
 
 - scored photos: 1,000 intel-scenes photos (every 8th) and the 150 photos of scene15's test
   split, at 128 px (a 4 x 4 CAM grid for ResNet-18, 8 x 8 for WideResNet-18); int8 is
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench import runtimes  # noqa: E402
+from bench import candidates  # noqa: E402
 from bench.analyze import load_average  # noqa: E402
 from bench.fidelity import COLUMNS, Answer, agreement, table  # noqa: E402
 from classifier.engine import cam, places  # noqa: E402
@@ -131,8 +131,8 @@ def run(out: Path, only: Sequence[str]) -> dict:
 
     reference, top = answers(net, images, weights, matrix)
     rows = {"eager (fp32 reference)": scored(reference, top)}
-    for name in tqdm(runtimes.installed(only), desc="modes"):
-        candidate = runtimes.scene_network(name, net, SIZE, threads, calibration_batches)
+    for name in tqdm(candidates.installed(only), desc="modes"):
+        candidate = candidates.scene_network(name, net, SIZE, threads, calibration_batches)
         rows[name] = scored(*answers(candidate, images, weights, matrix))
     for row in rows.values():
         row["passes"] = passes(row, rows["eager (fp32 reference)"]["accuracy"])
@@ -160,7 +160,9 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="run the training recipe first")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument(
-        "--modes", default=",".join(runtimes.CANDIDATES), help=f"comma-separated, of: {', '.join(runtimes.CANDIDATES)}"
+        "--modes",
+        default=",".join(candidates.CANDIDATES),
+        help=f"comma-separated, of: {', '.join(candidates.CANDIDATES)}",
     )
     args = parser.parse_args()
     out = args.out or Path(f"/tmp/trained-{args.arch}")
