@@ -7,13 +7,20 @@ against the naive pipeline and the machine's own compute bound, all measured in 
   separately for each network, eval mode under no_grad, a forward hook for the CAM, the overlay
   saved with Pillow's default PNG settings, nothing else;
 - modes: the engine's `SceneAnalyzer` with each inference mode (and the two networks side by
-  side); every mode and the baseline are timed in turn inside the same round, so load from
-  other processes falls on all of them alike. Medians after warm-up.
+  side), and with the two int8 paths the service does not run (bench/candidates.py: OpenVINO
+  quantised by NNCF, PyTorch's PT2E through torch.export), their networks swapped into a
+  "fused" analyzer; every mode and the baseline are timed in turn inside the same round, so
+  load from other processes falls on all of them alike. Medians after warm-up;
+- the networks alone: ResNet-18 and WideResNet-18, batch 1, under every candidate of
+  bench/candidates.py, timed in turn inside each round (`--network-rounds 0` leaves it out,
+  `--rounds 0` leaves out the whole analyses).
 
-Random weights (speed does not depend on their values), the photos of ../shared/samples/ and
-one 4032x3024 photo made from them (a phone-sized JPEG, where reduced-size decoding matters).
+int8 is calibrated on the last photo of each scene15 class (bench/fidelity.py and
+bench/trained_fidelity.py score others). Random weights (speed does not depend on their
+values), the photos of ../shared/samples/ and one 4032x3024 photo made from them (a
+phone-sized JPEG, where reduced-size decoding matters).
 
-    .venv/bin/python bench/analyze.py [--rounds 20] [--batch 8] [--json out.json]
+    nice -n 19 .venv/bin/python bench/analyze.py [--rounds 20] [--batch 8] [--network-rounds 15] [--json out.json]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,10 +46,12 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from bench import candidates  # noqa: E402
 from classifier.engine import acceleration, cam  # noqa: E402
 from classifier.engine.analyzer import SceneAnalyzer  # noqa: E402
 from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from classifier.engine.imaging import decode_image  # noqa: E402
+from classifier.engine.places import build_scene_net, scene_model_spec  # noqa: E402
 from classifier.testing.checkpoints import write_models_dir  # noqa: E402
 from classifier.testing.paths import SHARED  # noqa: E402
 
@@ -142,7 +152,7 @@ def calibration_photos() -> tuple[Path, ...]:
     return tuple(sorted(c.glob("*.jpg"))[-1] for c in classes if any(c.glob("*.jpg")))
 
 
-def mode_settings(onnx: bool) -> dict[str, acceleration.InferenceSettings]:
+def mode_settings(onnx: bool, openvino: bool) -> dict[str, acceleration.InferenceSettings]:
     modes = {
         "eager": acceleration.InferenceSettings(mode="eager"),
         "fused": acceleration.InferenceSettings(mode="fused"),
@@ -158,14 +168,33 @@ def mode_settings(onnx: bool) -> dict[str, acceleration.InferenceSettings]:
         modes["onnx-int8, parallel"] = acceleration.InferenceSettings(
             mode="onnx-int8", parallel=True, calibration=calibration
         )
+    if openvino:
+        modes["openvino"] = acceleration.InferenceSettings(mode="openvino")
+        modes["openvino-bf16"] = acceleration.InferenceSettings(mode="openvino-bf16")
     return modes
 
 
-def build(models: Path, settings: acceleration.InferenceSettings, photo: bytes) -> tuple[SceneAnalyzer, dict]:
+def analyzers(models: Path, onnx: bool, int8: list[str]) -> dict[str, Callable[[], SceneAnalyzer]]:
+    """How to build each compared analyzer: the engine's modes, then the int8 candidates."""
+    made = {
+        name: (lambda s=settings: SceneAnalyzer.from_models_dir(models, inference=s))
+        for name, settings in mode_settings(onnx, "openvino" in candidates.installed(["openvino"])).items()
+    }
+    calibration = acceleration.calibration_batches(calibration_photos(), 224, IMAGENET_MEAN, IMAGENET_STD)
+    for name in int8:
+        made[name] = lambda n=name: candidates.with_int8_networks(
+            SceneAnalyzer.from_models_dir(models, inference=acceleration.InferenceSettings(mode="fused")),
+            n,
+            calibration,
+        )
+    return made
+
+
+def build(make: Callable[[], SceneAnalyzer], photo: bytes) -> tuple[SceneAnalyzer, dict]:
     """The analyzer, with its start-up cost (built and first request answered) and memory."""
     rss = resident_mb()
     started = time.perf_counter()
-    analyzer = SceneAnalyzer.from_models_dir(models, inference=settings)
+    analyzer = make()
     loaded = time.perf_counter()
     analyzer.analyze(decode_image(photo))
     return analyzer, {
@@ -198,21 +227,54 @@ def batch_rate(analyzer: SceneAnalyzer, batch: torch.Tensor, repeats: int) -> fl
 # -- the run --------------------------------------------------------------------------------
 
 
-def run(rounds: int, batch_size: int, onnx: bool) -> dict:
+def networks_alone(rounds: int, threads: int, names: list[str]) -> dict[str, dict[str, float]]:
+    """Batch-1 milliseconds of ResNet-18 and WideResNet-18 under each candidate (medians)."""
+    calibration = acceleration.calibration_batches(calibration_photos(), 224, IMAGENET_MEAN, IMAGENET_STD)
+    batch = torch.randn(1, 3, 224, 224)
+    table = {}
+    for name in ("resnet18", "wideresnet18"):
+        net = build_scene_net(scene_model_spec(name))
+        networks = {c: candidates.scene_network(c, net, 224, threads, calibration) for c in tqdm(names, desc=name)}
+        times = {label: [] for label in networks}
+        with torch.inference_mode():
+            for round_index in range(rounds + 2):
+                for label, network in networks.items():
+                    started = time.perf_counter()
+                    network(batch)
+                    if round_index >= 2:
+                        times[label].append((time.perf_counter() - started) * 1000)
+        table[name] = {label: round(statistics.median(t), 2) for label, t in times.items()}
+    return table
+
+
+def run(rounds: int, batch_size: int, onnx: bool, network_rounds: int = 0) -> dict:
     torch.set_num_threads(acceleration.InferenceSettings().threads_per_network)
-    images = photos()
     report = {"machine": machine(), "load_before": load_average(), "torch": torch.__version__}
     report["gflops"] = round(statistics.median(matmul_gflops(torch.get_num_threads()) for _ in range(3)), 1)
-    bound_ms = sum(GFLOP.values()) / report["gflops"] * 1000
-    report["bound_ms"] = round(bound_ms, 1)
+    report["bound_ms"] = round(sum(GFLOP.values()) / report["gflops"] * 1000, 1)
+    if rounds:
+        report.update(whole_analyses(rounds, batch_size, onnx))
+    if network_rounds:
+        names = [c for c in candidates.installed(candidates.CANDIDATES) if onnx or not c.startswith("onnx")]
+        report["networks"] = networks_alone(network_rounds, torch.get_num_threads(), names)
+        report["network_rounds"] = network_rounds
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["load_after"] = load_average()
+    report["rounds"] = rounds
+    return report
+
+
+def whole_analyses(rounds: int, batch_size: int, onnx: bool) -> dict:
+    images = photos()
     with tempfile.TemporaryDirectory() as folder:
         models = write_models_dir(Path(folder))
         first = next(iter(images.values()))
-        analyzers, startup = {}, {}
-        for name, settings in tqdm(mode_settings(onnx).items(), desc="building modes"):
-            analyzers[name], startup[name] = build(models, settings, first)
-        pipelines = {"baseline": Baseline(analyzers["eager"]).analyze}
-        pipelines.update({name: (lambda data, a=a: engine_analysis(a, data)) for name, a in analyzers.items()})
+        built, startup = {}, {}
+        int8 = candidates.installed(candidates.INT8_ONLY_HERE)
+        for name, make in tqdm(analyzers(models, onnx, int8).items(), desc="building modes"):
+            built[name], startup[name] = build(make, first)
+        pipelines = {"baseline": Baseline(built["eager"]).analyze}
+        pipelines.update({name: (lambda data, a=a: engine_analysis(a, data)) for name, a in built.items()})
         samples: dict[str, dict[str, list[dict]]] = {name: {photo: [] for photo in images} for name in pipelines}
         for round_index in tqdm(range(rounds + 1), desc="rounds"):
             for photo, data in images.items():
@@ -221,14 +283,12 @@ def run(rounds: int, batch_size: int, onnx: bool) -> dict:
                     if round_index:  # round 0 warms up
                         samples[name][photo].append(timings)
         batch = torch.randn(batch_size, 3, 224, 224)
-        rates = {name: round(batch_rate(a, batch, max(3, rounds // 4)), 2) for name, a in analyzers.items()}
-    report["modes"] = {name: summary(per_photo) for name, per_photo in samples.items()}
-    report["startup"] = startup
-    report["batch"] = {"size": batch_size, "images_per_s": rates}
-    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    report["load_after"] = load_average()
-    report["rounds"] = rounds
-    return report
+        rates = {name: round(batch_rate(a, batch, max(3, rounds // 4)), 2) for name, a in built.items()}
+    return {
+        "modes": {name: summary(per_photo) for name, per_photo in samples.items()},
+        "startup": startup,
+        "batch": {"size": batch_size, "images_per_s": rates},
+    }
 
 
 def summary(per_photo: dict[str, list[dict]]) -> dict:
@@ -255,12 +315,32 @@ STAGES = ("decode", "preprocess", "resnet18", "densenet201", "cam", "png", "tota
 
 
 def markdown(report: dict) -> str:
+    lines = [
+        f"Machine: {report['machine']}; torch {report['torch']}; fp32 matmul {report['gflops']} GFLOP/s "
+        f"-> compute bound {report['bound_ms']} ms per analysis; {report['rounds']} rounds after warm-up.",
+        f"Load: before `{report['load_before']}`; after `{report['load_after']}`.",
+    ]
+    if "modes" in report:
+        lines += analyses_table(report)
+    if "networks" in report:
+        nets = report["networks"]
+        lines += [
+            "",
+            f"The networks alone, batch 1 ({report['network_rounds']} rounds, medians):",
+            "",
+            "| runtime and precision | ResNet-18 ms | x vs fused | WideResNet-18 ms | x vs fused |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for label in nets["resnet18"]:
+            cells = [f"{nets[n][label]:.1f} | {nets[n]['fused'] / nets[n][label]:.2f}x" for n in nets]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def analyses_table(report: dict) -> list[str]:
     bound = report["bound_ms"]
     baseline = report["modes"]["baseline"]["all"]["total"]
     lines = [
-        f"Machine: {report['machine']}; torch {report['torch']}; fp32 matmul {report['gflops']} GFLOP/s "
-        f"-> compute bound {bound} ms per analysis; {report['rounds']} rounds after warm-up.",
-        f"Load: before `{report['load_before']}`; after `{report['load_after']}`.",
         "",
         "| mode | " + " | ".join(STAGES) + " ms | x bound | vs baseline | batch img/s | start-up s | RSS +MB |",
         "| --- " * (len(STAGES) + 6) + "|",
@@ -280,30 +360,28 @@ def markdown(report: dict) -> str:
     lines.append("| --- " * (len(report["modes"]["baseline"]) + 1) + "|")
     for name, result in report["modes"].items():
         lines.append(f"| {name} | " + " | ".join(f"{v['total']:.1f}" for v in result.values()) + " |")
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of whole analyses (0: the networks alone only)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-onnx", action="store_true", help="skip the onnx modes")
+    parser.add_argument(
+        "--network-rounds", type=int, default=15, help="rounds of the networks-alone table (0: leave it out)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     onnx = not args.no_onnx and _has_onnxruntime()
-    report = run(args.rounds, args.batch, onnx)
+    report = run(args.rounds, args.batch, onnx, args.network_rounds)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     print(markdown(report))
 
 
 def _has_onnxruntime() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        print("onnxruntime is not installed: the onnx modes are skipped", file=sys.stderr)
-        return False
-    return True
+    return bool(candidates.installed(["onnx"]))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Compared modes: "fused" (BatchNorm folded, channels-last), "onnx" (ONNX Runtime,
 installed), "onnx-int8" (calibrated on photos the comparison does not use), the networks side
 by side, and reduced-size JPEG decoding (`decode_image` decodes large JPEGs at 1/2, 1/4 or 1/8
 scale; compared with a full-size decode of the same bytes, on phone-sized 4032x3024
-re-encodings of each photo). Figures: top-1 agreement, mean top-5 overlap, largest
-scene-probability and attribute-score difference, mean correlation of the top-1 CAM grids.
+re-encodings of each photo). Figures: top-1 agreement, mean top-5 and top-10 attribute overlap,
+largest scene-probability and attribute-score difference, mean correlation of the top-1 CAM
+grids; the scoring (`Answer`, `agreement`, `table`) is bench/trained_fidelity.py's too.
 Random weights by default; `--models-dir` uses a real models folder.
 
     .venv/bin/python bench/fidelity.py [--photos 20] [--models-dir models/]
@@ -18,6 +19,7 @@ import argparse
 import io
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,35 +64,82 @@ def phone_sized(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def agreement(pairs: list[tuple]) -> dict:
-    top1 = np.mean([a.scenes[0].index == b.scenes[0].index for a, b in pairs])
-    top5 = np.mean([len({s.index for s in a.scenes} & {s.index for s in b.scenes}) / 5 for a, b in pairs])
-    probability = max(
-        abs(x.probability - y.probability) for a, b in pairs for x, y in zip(a.scenes, b.scenes, strict=True)
-    )
-    scores_a = [{s.label: s.score for s in a.attributes} for a, _ in pairs]
+@dataclass(frozen=True)
+class Answer:
+    """What a faster mode must keep of one photo's analysis (bench/trained_fidelity.py builds
+    them from tensors, this script from the engine's `Analysis`)."""
+
+    scenes: tuple[int, ...]
+    """The top-5 scene indices, most likely first."""
+    probabilities: tuple[float, ...]
+    attributes: dict[str, float]
+    """The top-10 attributes and their scores."""
+    cam_index: int
+    cam_grid: np.ndarray
+
+    @classmethod
+    def of(cls, analysis) -> Answer:
+        return cls(
+            tuple(s.index for s in analysis.scenes),
+            tuple(s.probability for s in analysis.scenes),
+            {a.label: a.score for a in analysis.attributes},
+            analysis.cam.index,
+            np.asarray(analysis.cam.grid),
+        )
+
+
+def agreement(pairs: list[tuple[Answer, Answer]]) -> dict:
+    """(reference, candidate) pairs -> the agreement figures; CAM grids are compared where both
+    mapped the same class."""
+    top1 = np.mean([a.scenes[0] == b.scenes[0] for a, b in pairs])
+    top5 = np.mean([len(set(a.scenes) & set(b.scenes)) / len(a.scenes) for a, b in pairs])
+    attributes = np.mean([len(a.attributes.keys() & b.attributes.keys()) / max(len(a.attributes), 1) for a, b in pairs])
+    probability = max(abs(x - y) for a, b in pairs for x, y in zip(a.probabilities, b.probabilities, strict=True))
     attribute = max(
         (
-            abs(s.score - m[s.label])
-            for (_, b), m in zip(pairs, scores_a, strict=True)
-            for s in b.attributes
-            if s.label in m
+            abs(score - a.attributes[label])
+            for a, b in pairs
+            for label, score in b.attributes.items()
+            if label in a.attributes
         ),
         default=0.0,
     )
     correlations = [
-        np.corrcoef(np.ravel(a.cam.grid), np.ravel(b.cam.grid))[0, 1]
+        np.corrcoef(np.ravel(a.cam_grid), np.ravel(b.cam_grid))[0, 1]
         for a, b in pairs
-        if a.cam.index == b.cam.index and np.std(a.cam.grid) > 0 and np.std(b.cam.grid) > 0
+        if a.cam_index == b.cam_index and np.std(a.cam_grid) > 0 and np.std(b.cam_grid) > 0
     ]
     return {
         "photos": len(pairs),
         "top1": round(float(top1), 4),
         "top5_overlap": round(float(top5), 4),
+        "attribute_top10": round(float(attributes), 4),
         "max_probability_diff": float(f"{probability:.2g}"),
         "max_attribute_diff": float(f"{attribute:.2g}"),
         "cam_correlation": round(float(np.mean(correlations)), 4) if correlations else None,
     }
+
+
+COLUMNS = {
+    "photos": ("photos", str),
+    "top1": ("top-1 agreement", "{:.2%}".format),
+    "top5_overlap": ("top-5 overlap", "{:.2%}".format),
+    "attribute_top10": ("attribute top-10 overlap", "{:.2%}".format),
+    "max_probability_diff": ("max prob. diff", str),
+    "max_attribute_diff": ("max attribute diff", str),
+    "cam_correlation": ("CAM correlation", str),
+}
+
+
+def table(rows: dict[str, dict], columns: dict = COLUMNS) -> list[str]:
+    """A markdown table, one row per mode, one column per figure."""
+    lines = [
+        "| mode vs fp32 eager reference | " + " | ".join(title for title, _ in columns.values()) + " |",
+        "| --- " * (len(columns) + 1) + "|",
+    ]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(show(row[key]) for key, (_, show) in columns.items()) + " |")
+    return lines
 
 
 def run(models: Path, count: int) -> dict:
@@ -108,33 +157,21 @@ def run(models: Path, count: int) -> dict:
     pairs: dict[str, list[tuple]] = {name: [] for name in (*analyzers, "reduced-size decode (4032x3024)")}
     for path in tqdm(photos, desc="photos"):
         image = decode_image(path.read_bytes())
-        expected = reference.analyze(image, heatmap=False)
+        expected = Answer.of(reference.analyze(image, heatmap=False))
         for name, analyzer in analyzers.items():
-            pairs[name].append((expected, analyzer.analyze(image, heatmap=False)))
+            pairs[name].append((expected, Answer.of(analyzer.analyze(image, heatmap=False))))
         data = phone_sized(path)
         pairs["reduced-size decode (4032x3024)"].append(
             (
-                reference.analyze(full_size_decode(data), heatmap=False),
-                reference.analyze(decode_image(data), heatmap=False),
+                Answer.of(reference.analyze(full_size_decode(data), heatmap=False)),
+                Answer.of(reference.analyze(decode_image(data), heatmap=False)),
             )
         )
     return {name: agreement(p) for name, p in pairs.items()}
 
 
 def markdown(results: dict, weights: str) -> str:
-    lines = [
-        f"Weights: {weights}. Load: `{load_average()}`.",
-        "",
-        "| mode vs fp32 eager reference | photos | top-1 agreement | top-5 overlap | max prob. diff | "
-        "max attribute diff | CAM correlation |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, r in results.items():
-        lines.append(
-            f"| {name} | {r['photos']} | {r['top1']:.2%} | {r['top5_overlap']:.2%} | {r['max_probability_diff']} | "
-            f"{r['max_attribute_diff']} | {r['cam_correlation']} |"
-        )
-    return "\n".join(lines)
+    return "\n".join([f"Weights: {weights}. Load: `{load_average()}`.", "", *table(results)])
 
 
 def main() -> None:

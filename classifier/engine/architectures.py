@@ -1,5 +1,6 @@
-"""The transfer-learning architectures: torchvision networks by name, cut into a trunk of
-blocks and a new classifier head (the scene networks' own registry is `places.SCENE_MODELS`).
+"""The transfer-learning architectures: torchvision networks by name (and CSAIL's WideResNet-18,
+the network of the attribute matrix), cut into a trunk of blocks and a new classifier head (the
+scene networks' own registry is `places.SCENE_MODELS`).
 
 Every architecture becomes the same `TransferNet`: `blocks` (the trunk, in the order an image
 runs through them, so "unfreeze the last N blocks" means the same thing for all of them),
@@ -19,6 +20,7 @@ from torch import nn
 from torchvision import models
 
 from classifier.engine.catalogue import IMAGENET_MEAN, IMAGENET_STD
+from classifier.engine.wideresnet import build_wideresnet18
 
 INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)  # Google's Inception weights expect [-1, 1]
 EXTRA_FC_WIDTH = 512
@@ -76,6 +78,7 @@ def build_head(feature_dim: int, num_classes: int, extra_fc: int) -> nn.Sequenti
 
 
 def _resnet_blocks(net: models.ResNet) -> tuple[list[tuple[str, nn.Module]], int]:
+    """WideResNet-18 too: its stem's max-pool is an identity."""
     stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
     return [("stem", stem), *((f"layer{i}", getattr(net, f"layer{i}")) for i in range(1, 5))], net.fc.in_features
 
@@ -120,18 +123,27 @@ def _inception_blocks(net: models.Inception3) -> tuple[list[tuple[str, nn.Module
 
 @dataclass(frozen=True)
 class Architecture:
-    """One torchvision network: how to build it, cut it, feed it, and fetch its ImageNet weights."""
+    """One network: how to build it, cut it, feed it, and fetch its ImageNet weights."""
 
     name: str
-    """torchvision's own name for the network (`torchvision.models.get_model` builds it)."""
-    imagenet: models.WeightsEnum
+    """torchvision's own name for the network (`torchvision.models.get_model` builds it), or the
+    name of a scene model whose architecture `build` makes."""
+    imagenet: models.WeightsEnum | None
+    """None where no ImageNet weights exist (WideResNet-18 has only its Places365 ones)."""
     cut: Callable[[nn.Module], tuple[list[tuple[str, nn.Module]], int]]
     input_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     min_size: int = 32
+    build: Callable[[], nn.Module] | None = None
+    """The builder of a network torchvision does not have (the engine's own, so training and
+    serving build the same network)."""
 
     def torchvision_net(self, weights: models.WeightsEnum | None = None) -> nn.Module:
+        if self.build is not None:
+            if weights is not None:
+                raise ValueError(f"{self.name} has no torchvision weights to load")
+            return self.build()
         if self.name == "inception_v3":
             # With weights torchvision builds the aux branch to load them, then drops it on request.
             return models.get_model(self.name, weights=weights, aux_logits=False, init_weights=weights is None)
@@ -149,6 +161,7 @@ TRANSFER_ARCHITECTURES: dict[str, Architecture] = {
         Architecture("resnet18", models.ResNet18_Weights.IMAGENET1K_V1, _resnet_blocks),
         Architecture("resnet50", models.ResNet50_Weights.IMAGENET1K_V2, _resnet_blocks),
         Architecture("resnet152", models.ResNet152_Weights.IMAGENET1K_V2, _resnet_blocks),
+        Architecture("wideresnet18", None, _resnet_blocks, build=build_wideresnet18),
         Architecture("densenet121", models.DenseNet121_Weights.IMAGENET1K_V1, _densenet_blocks),
         Architecture("densenet201", models.DenseNet201_Weights.IMAGENET1K_V1, _densenet_blocks),
         Architecture("mobilenet_v2", models.MobileNet_V2_Weights.IMAGENET1K_V2, _features_blocks),

@@ -126,6 +126,10 @@ def transfer_net(
     if weights == "none":
         return spec.transfer_net(num_classes, extra_fc)
     if weights == "imagenet":
+        if spec.imagenet is None:
+            raise SceneWebError(
+                f"{spec.name} has no ImageNet weights; {TRANSFER_WEIGHTS_HINT}.", code="weights_unavailable"
+            )
         build = lambda: spec.torchvision_net(spec.imagenet)  # noqa: E731
         source = imagenet_net(build, spec.imagenet, what=spec.name, hint=TRANSFER_WEIGHTS_HINT)
     elif weights == "places365":

@@ -58,7 +58,7 @@ def test_an_unknown_architecture_is_refused_with_the_known_ones():
         architecture("resnet19")
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v3_large", "vgg16"])
+@pytest.mark.parametrize("name", ["mobilenet_v3_large", "vgg16", "wideresnet18"])
 def test_a_custom_checkpoint_round_trips(tmp_path, name):
     spec = architecture(name)
     net = spec.transfer_net(CLASSES, extra_fc=1 if name == "vgg16" else 0).eval()

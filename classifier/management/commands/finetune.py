@@ -45,8 +45,9 @@ class Command(SceneWebCommand):
         parser.add_argument("--arch", default=DEFAULTS.arch, choices=list(TRANSFER_ARCHITECTURES))
         parser.add_argument(
             "--weights",
-            help="places365 (the installed Places365 network; resnet18, resnet50, vgg16), imagenet (torchvision's, "
-            "downloaded once), none (scratch), or a checkpoint PATH; default places365 where it exists, else imagenet",
+            help="places365 (the installed Places365 network; resnet18, resnet50, vgg16, wideresnet18), "
+            "imagenet (torchvision's, downloaded once), none (scratch), or a checkpoint PATH; "
+            "default places365 where it exists, else imagenet",
         )
         parser.add_argument("--mode", default=DEFAULTS.mode, choices=MODES)
         parser.add_argument(

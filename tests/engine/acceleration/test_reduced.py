@@ -47,10 +47,11 @@ def test_bf16_leaves_the_original_network_in_fp32():
     assert {p.dtype for p in net.parameters()} == {torch.float32}
 
 
-def test_a_bf16_custom_model_keeps_its_classes_and_cam():
+@pytest.mark.parametrize(("arch", "grid"), [("resnet18", 7), ("wideresnet18", 14)])
+def test_a_bf16_custom_model_keeps_its_classes_and_cam(arch, grid):
     torch.manual_seed(0)
-    net = architecture("resnet18").transfer_net(3).eval()
-    model = CustomModel("mine", "resnet18", net, ("a", "b", "c"), 224, (0.5,) * 3, (0.25,) * 3)
+    net = architecture(arch).transfer_net(3).eval()
+    model = CustomModel("mine", arch, net, ("a", "b", "c"), 224, (0.5,) * 3, (0.25,) * 3)
     fast = acceleration.accelerate_custom(model, InferenceSettings(mode="bf16"))
     batch = torch.randn(1, 3, 224, 224)
     with torch.inference_mode():
@@ -58,7 +59,7 @@ def test_a_bf16_custom_model_keeps_its_classes_and_cam():
     assert got.dtype == torch.float32 and relative_error(got, want) < 0.05
     result = fast.predict(batch, top_k=3)
     assert sorted(s.label for s in result.classes) == ["a", "b", "c"]
-    assert len(result.cam.grid) == 7
+    assert len(result.cam.grid) == grid
     assert model.net is net and {p.dtype for p in net.parameters()} == {torch.float32}
     assert acceleration.accelerate_custom(model, InferenceSettings(mode="fused")) is model
 
