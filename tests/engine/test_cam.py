@@ -66,12 +66,3 @@ def test_the_overlay_is_downscaled_for_display_and_blends_by_alpha():
     assert overlay.getpixel((10, 10)) == (0, 255, 0)
     with pytest.raises(ValueError):
         cam.render_overlay(photo, grid, alpha=1.5)
-
-
-def test_png_base64_round_trips():
-    import base64
-    import io
-
-    image = Image.new("RGB", (10, 6), (1, 2, 3))
-    decoded = Image.open(io.BytesIO(base64.b64decode(cam.png_base64(image))))
-    assert decoded.format == "PNG" and decoded.size == (10, 6) and decoded.getpixel((0, 0)) == (1, 2, 3)
