@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from classifier.api_request import AnalyzeOptions  # noqa: E402
-from classifier.engine import cam, catalogue, installer  # noqa: E402
+from classifier.engine import cam, catalogue, encoding, installer  # noqa: E402
 from classifier.engine.acceleration import InferenceSettings  # noqa: E402
 from classifier.engine.analyzer import OUTPUTS, SceneAnalyzer  # noqa: E402
 from classifier.engine.imaging import ImageLimits, decode_image, decode_in_process  # noqa: E402
@@ -90,7 +90,7 @@ def pillow_png(**options):
 
 
 PNG_ENCODERS = {
-    "`cam.png_bytes`: Average filter, Huffman only (now)": cam.png_bytes,
+    "`encoding.png_bytes`: Average filter, Huffman only (now)": encoding.png_bytes,
     "Pillow, its per-row filter choice, Huffman only (before)": pillow_png(
         compress_level=1, compress_type=zlib.Z_HUFFMAN_ONLY
     ),
@@ -178,7 +178,7 @@ def stage_times(handler, analyzer: SceneAnalyzer, photo: bytes, body: bytes, con
     times["  overlay (alone)"], overlay = timed(
         lambda: cam.render_overlay(decoded.image, np.asarray(analysis.cam.grid))
     )
-    times["  PNG encode (alone)"], png = timed(lambda: cam.png_bytes(overlay))
+    times["  PNG encode (alone)"], png = timed(lambda: encoding.png_bytes(overlay))
     times["  base64 (alone)"] = timed(lambda: base64.b64encode(png).decode("ascii"))[0]
     times["analysis total (decode to PNG)"] = timings["total"]
     times["Django around the analysis (HTTP - analysis total)"] = http_ms - timings["total"]

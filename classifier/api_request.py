@@ -36,6 +36,8 @@ Photo = Callable[[], bytes]
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
+    """`SceneAnalyzer.analyze`'s own arguments, by their names (the view passes them as they are)."""
+
     outputs: frozenset[str]
     top_k: int | None
     heatmap: bool
@@ -78,29 +80,19 @@ def outputs_param(raw: object) -> frozenset[str]:
     return wanted or OUTPUTS
 
 
-def index_param(raw: object, name: str, words: str, low: int, high: int, code: str) -> int | None:
-    """An integer in low..high from a query string or JSON (ASCII digits only: "²".isdigit() is true)."""
-    if raw is None or raw == "":
-        return None
-    text = str(raw).strip()
-    if isinstance(raw, bool) or not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise SceneWebError(f"{name} must be {words} from {low} to {high}, not {text[:20]!r}.", code=code)
-    return int(text)
-
-
 def analyze_options(request: HttpRequest, body: dict | None, analyzer: SceneAnalyzer) -> AnalyzeOptions:
     """The options from the query string, or from the JSON body under the same names."""
 
     def given(name: str) -> object:
         return (body or {}).get(name, request.GET.get(name))
 
-    classes = len(analyzer.labels.categories)
     outputs, heatmap = given("outputs"), given("heatmap")
+    top_k, cam_class = analyzer.checked_options(given("top_k"), given("cam_class"))
     return AnalyzeOptions(
         outputs=OUTPUTS if outputs in (None, "") else outputs_param(outputs),
-        top_k=index_param(given("top_k"), "top_k", "a number of scenes", 1, classes, "top_k_invalid"),
+        top_k=top_k,
         heatmap=heatmap is None or (heatmap is not False and str(heatmap).strip().lower() not in FALSE_WORDS),
-        cam_class=index_param(given("cam_class"), "cam_class", "a category index", 0, classes - 1, "cam_class_invalid"),
+        cam_class=cam_class,
     )
 
 

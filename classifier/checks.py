@@ -3,9 +3,9 @@
 `check_settings` runs in `ClassifierConfig.ready`: an unknown model name, a mirror that is no
 web address or a typo in SCENEWEB_TRUSTED_PROXIES stops every command and the server at once.
 
-Two doors lead here: `manage.py check` (and every command that runs the system checks) lists
-the missing files cheaply, without loading them; the WSGI module loads the models once per
-process and turns any model-file error into a refusal to start, before the first request.
+`manage.py check` (and every command that runs the system checks) lists the missing files
+cheaply, without loading them. Loading them is not a check: the WSGI module calls
+`runtime.load_models_at_start`, once per process, which refuses to start on a model-file error.
 
 Static files: without DEBUG the page links the hashed copies that `collectstatic` makes, and
 whitenoise's storage raises ValueError for every page when they were never collected. The
@@ -26,12 +26,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from classifier.clients import trusted_networks
 from classifier.engine.attribute_sources import ATTRIBUTE_SOURCES
-from classifier.engine.catalogue import ATTRIBUTE_HEAD_ASSET, ATTRIBUTE_MATRIX_ASSETS, asset_path, asset_spec
-from classifier.engine.errors import ModelFileError
-from classifier.engine.manifest import changed_since_install
+from classifier.engine.catalogue import asset_path
 from classifier.engine.places import SCENE_MODELS, scene_model_spec
 from classifier.gallery import missing_samples_hint
-from classifier.runtime import get_analyzer
 
 MISSING_MODEL_FILE = "sceneweb.E001"
 COLLECTSTATIC = "python manage.py collectstatic --noinput"
@@ -107,26 +104,6 @@ def check_private_urls_are_off(app_configs, **kwargs) -> list[Warning]:
             id="sceneweb.W001",
         )
     ]
-
-
-def verify_model_files(models_dir: Path, scene_model: str) -> None:
-    """Files the service loads whose bytes are not those `fetch_models` installed (a bit flip, a copy
-    over the top) stop the start: such a file may load and serve wrong answers. Hashing them costs
-    about 0.1 s per 100 MB, once per start (docs/benchmarks.md)."""
-    spec = scene_model_spec(scene_model)
-    names = (spec.weights.name, spec.weights.labels, "io_places365", *ATTRIBUTE_MATRIX_ASSETS, ATTRIBUTE_HEAD_ASSET)
-    for name in dict.fromkeys(names):
-        if changed := changed_since_install(models_dir, asset_spec(name)):
-            raise ModelFileError(f"{changed}; reinstall it with `python manage.py fetch_models --force`.")
-
-
-def load_models_at_start() -> None:
-    """Load the models once for this process (gunicorn's preload: once in the master), or refuse to start."""
-    try:
-        verify_model_files(Path(settings.SCENEWEB_MODELS_DIR), settings.SCENEWEB_SCENE_MODEL)
-        get_analyzer()
-    except ModelFileError as exc:
-        raise ImproperlyConfigured(f"sceneweb cannot start: {exc.message}") from None
 
 
 def missing_static_manifest() -> Path | None:

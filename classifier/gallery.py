@@ -6,14 +6,13 @@ A name is only ever matched against the gallery's own listing, so a visitor's `.
 
 from __future__ import annotations
 
-import io
 import logging
 from functools import cache, lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from PIL import Image
 
+from classifier.engine.encoding import jpeg_bytes, thumbnail
 from classifier.engine.errors import SceneWebError
 from classifier.engine.imaging import decode_image
 from classifier.runtime import image_limits, sample_photos
@@ -64,13 +63,4 @@ def sample_thumbnail(name: str) -> bytes:
 
 @lru_cache(maxsize=64)
 def _thumbnail(path: Path, mtime_ns: int) -> bytes:
-    photo = decode_image(path.read_bytes(), image_limits()).image
-    photo.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BILINEAR)
-    return jpeg_bytes(photo)
-
-
-def jpeg_bytes(image: Image.Image, quality: int = 82) -> bytes:
-    """A photo as JPEG bytes: the gallery's thumbnails and the panel's display copies."""
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    return jpeg_bytes(thumbnail(decode_image(path.read_bytes(), image_limits()).image, THUMBNAIL_SIDE))

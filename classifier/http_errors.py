@@ -23,6 +23,7 @@ STATUS_BY_CODE = {
     "image_rejected": 400,
     "url_refused": 400,
     "dataset_invalid": 400,
+    "option_invalid": 400,
     "fetch_failed": 422,  # the URL was fine, what it served was not
     "download_failed": 502,
     "model_file": 503,  # a model file is missing or broken: the service cannot answer until it is installed

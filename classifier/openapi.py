@@ -12,7 +12,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from classifier import api_schema
-from classifier.engine.errors import FetchFailed, ImageRejected, ModelFileError, SceneWebError, UrlRefused
+from classifier.engine.errors import (
+    FetchFailed,
+    ImageRejected,
+    ModelFileError,
+    OptionInvalid,
+    SceneWebError,
+    UrlRefused,
+)
 from classifier.engine.fetch._addresses import REFUSED_RANGES
 from classifier.gallery import SampleNotFound
 from classifier.http_errors import http_status
@@ -24,16 +31,15 @@ REF = "#/components/schemas/{model}"
 
 # Every code the API's endpoints answer, by the class that raises it (which sets its status).
 ANSWERED_CODES: tuple[tuple[type[SceneWebError], tuple[str, ...]], ...] = (
+    (OptionInvalid, ("cam_class_invalid", "top_k_invalid")),
     (
         SceneWebError,
         (
             "no_image",
             "bad_json",
             "bad_multipart",
-            "cam_class_invalid",
             "outputs_invalid",
             "output_unavailable",
-            "top_k_invalid",
             "too_many_images",
             "url_missing",
             "not_found",

@@ -1,4 +1,5 @@
-"""The process's one analyzer, and the engine's limits and policies, built from settings.
+"""The process's one analyzer, and the engine's limits and policies, built from settings; the one
+path from a photo's bytes to its analysis (`analyse_bytes`); loading the models at start-up.
 
 The lowest module of the web layer: it imports no other `classifier` web module, and importing
 it changes nothing (no thread count, no environment). The process-wide thread setting is
@@ -8,17 +9,24 @@ applied once, when `get_analyzer` builds the analyzer.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 
 from classifier.engine import SceneAnalyzer
 from classifier.engine.acceleration import InferenceSettings, apply_thread_setting
+from classifier.engine.analyzer import Analysis
+from classifier.engine.catalogue import ATTRIBUTE_HEAD_ASSET, ATTRIBUTE_MATRIX_ASSETS, asset_spec
+from classifier.engine.errors import ModelFileError
 from classifier.engine.fetch import FetchPolicy
-from classifier.engine.imaging import ImageLimits, decode_image
-from classifier.engine.installer import SAMPLE_SUFFIXES
+from classifier.engine.image_checks import IMAGE_SUFFIXES
+from classifier.engine.imaging import DecodedImage, ImageLimits, decode_image
+from classifier.engine.manifest import changed_since_install
+from classifier.engine.places import scene_model_spec
 
 WARM_UP_PASSES = 2
 
@@ -41,6 +49,43 @@ def warm_up_photo() -> bytes:
     photo = io.BytesIO()
     Image.effect_noise((960, 720), 64).convert("RGB").save(photo, "JPEG", quality=90)
     return photo.getvalue()
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A photo as every door decodes it (working size, upright, RGB) and what the analyzer says of it."""
+
+    photo: DecodedImage
+    analysis: Analysis
+
+
+def analyse_bytes(data: bytes, **options) -> Analysed:
+    """The one path from a photo's bytes to its analysis for the API, the panel and the `analyze`
+    command: decoded under the settings' limits, analysed by the process's analyzer. `options` are
+    `SceneAnalyzer.analyze`'s (heatmap, cam_class, outputs, top_k, attribute_maps); the engine
+    checks them."""
+    photo = decode_image(data, image_limits())
+    return Analysed(photo, get_analyzer().analyze(photo, **options))
+
+
+def load_models_at_start() -> None:
+    """Load the models once for this process (gunicorn's preload: once in the master), or refuse to start."""
+    try:
+        verify_model_files(Path(settings.SCENEWEB_MODELS_DIR), settings.SCENEWEB_SCENE_MODEL)
+        get_analyzer()
+    except ModelFileError as exc:
+        raise ImproperlyConfigured(f"sceneweb cannot start: {exc.message}") from None
+
+
+def verify_model_files(models_dir: Path, scene_model: str) -> None:
+    """Files the service loads whose bytes are not those `fetch_models` installed (a bit flip, a copy
+    over the top) stop the start: such a file may load and serve wrong answers. Hashing them costs
+    about 0.1 s per 100 MB, once per start (docs/benchmarks.md)."""
+    spec = scene_model_spec(scene_model)
+    names = (spec.weights.name, spec.weights.labels, "io_places365", *ATTRIBUTE_MATRIX_ASSETS, ATTRIBUTE_HEAD_ASSET)
+    for name in dict.fromkeys(names):
+        if changed := changed_since_install(models_dir, asset_spec(name)):
+            raise ModelFileError(f"{changed}; reinstall it with `python manage.py fetch_models --force`.")
 
 
 @cache
@@ -92,7 +137,7 @@ def sample_photos() -> list[Path]:
     folder = Path(settings.SCENEWEB_SAMPLES_DIR)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def image_limits() -> ImageLimits:

@@ -4,6 +4,7 @@ from django_plotly_dash.app_name import app_name as dash_namespace
 
 from classifier import views
 from classifier.panel import app as panel_app
+from classifier.panel import door
 
 # The page's `plotly_direct` tag and the panel's routes find the app by name in django-plotly-dash's
 # registry, so it is built here, once, when Django loads the URLs (before either can be used).
@@ -15,7 +16,7 @@ def panel_patterns() -> list:
 
     Left out: the ORM-backed app instances, the `initial` argument caches, `_dash-routes` (not
     implemented) and `add_stateless_apps` (a GET that writes to the database and redirects to an
-    admin this site does not have). The update endpoint is ours (`views.panel_update`); the rest
+    admin this site does not have). The update endpoint is ours (`panel.door.panel_update`); the rest
     answer GET only, for the one panel this site serves.
     """
     patterns = []
@@ -23,7 +24,7 @@ def panel_patterns() -> list:
         name = pattern.name or ""
         if not name.startswith("app-") or name.endswith("--args") or name == "app-routes":
             continue
-        view = views.panel_update if name == "app-update-component" else views.panel_view(pattern.callback)
+        view = door.panel_update if name == "app-update-component" else door.panel_view(pattern.callback)
         patterns.append(path(str(pattern.pattern), view, pattern.default_args, name=name))
     return patterns
 

@@ -1,4 +1,5 @@
-"""HTTP: the page, the JSON API, the gallery thumbnails and the door to the Dash panel.
+"""HTTP: the page, the JSON API, the gallery thumbnails, and the error pages (the panel's own door is
+`classifier.panel.door`).
 
 Views validate, call the engine, answer. Every `SceneWebError` becomes a JSON answer in one
 place (`http_errors.error_response`, through `decorators.api_view`); nothing else reaches a
@@ -8,14 +9,11 @@ client, least of all a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import platform
 import time
-from collections.abc import Callable
-from functools import wraps
+from dataclasses import asdict
 from importlib.metadata import version
 
-from dash.exceptions import DashException
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -23,26 +21,20 @@ from django.urls import reverse
 from django.views import csrf as csrf_views
 from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django_plotly_dash import views as dash_views
 
 from classifier import gallery, metrics
-from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, parsed_json, request_photos
+from classifier.api_request import AnalyzeOptions, Photo, analyze_options, json_body, request_photos
 from classifier.apikeys import api_client
 from classifier.apps import PROCESS_STARTED
 from classifier.clients import client_address
 from classifier.decorators import api_view
-from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.errors import SceneWebError
-from classifier.engine.imaging import decode_image
 from classifier.http_errors import error_body, error_response, http_status, suspicious_request_error
 from classifier.openapi import openapi_document
-from classifier.panel.app import APP_NAME
 from classifier.ratelimit import take_rate_slot
 from classifier.readiness import OK, readiness
-from classifier.requestlog import log_field, log_refusal
-from classifier.runtime import get_analyzer, image_limits
-
-logger = logging.getLogger("sceneweb.panel")
+from classifier.requestlog import log_refusal
+from classifier.runtime import analyse_bytes, get_analyzer
 
 JSON_PATHS = ("/api/", "/django_plotly_dash/")  # machine endpoints: errors as JSON, never an HTML page
 VERSIONED_PACKAGES = ("torch", "torchvision", "django", "dash", "django-plotly-dash", "pillow")
@@ -58,29 +50,25 @@ def analyze(request: HttpRequest) -> JsonResponse:
     when its turn comes."""
     client = api_client(request) or client_address(request)
     take_rate_slot(client)  # every call takes a slot, as before; each further photo one more
-    analyzer = get_analyzer()
     body = json_body(request) if request.content_type == "application/json" else None
-    options = analyze_options(request, body, analyzer)
+    options = analyze_options(request, body, get_analyzer())
     photos, several = request_photos(request, body)
     if not several:
-        return JsonResponse(analyze_photo(analyzer, photos[0], options))
+        return JsonResponse(analyze_photo(photos[0], options))
     results = []
     for number, photo in enumerate(photos):
         try:
             if number:  # the first photo's slot was taken with the call
                 take_rate_slot(client)
-            results.append(analyze_photo(analyzer, photo, options))
+            results.append(analyze_photo(photo, options))
         except SceneWebError as exc:
             results.append({"error": exc.message, "code": exc.code, "status": http_status(exc)})
     return JsonResponse({"results": results})
 
 
-def analyze_photo(analyzer: SceneAnalyzer, photo: Photo, options: AnalyzeOptions) -> dict:
+def analyze_photo(photo: Photo, options: AnalyzeOptions) -> dict:
     with metrics.analysis_in_flight():
-        decoded = decode_image(photo(), image_limits())
-        analysis = analyzer.analyze(
-            decoded, heatmap=options.heatmap, cam_class=options.cam_class, outputs=options.outputs, top_k=options.top_k
-        )
+        analysis = analyse_bytes(photo(), **asdict(options)).analysis
     metrics.observe_timings(analysis.timings_ms)
     return options.select(analysis.to_dict())
 
@@ -150,64 +138,6 @@ def sample_thumbnail(request: HttpRequest, name: str) -> HttpResponse:
     response = HttpResponse(gallery.sample_thumbnail(name), content_type="image/jpeg")
     response["Cache-Control"] = "public, max-age=3600"
     return response
-
-
-# -- the panel's endpoints (django-plotly-dash), behind the same checks as the API ---------------
-
-
-class PanelRequestRefused(SceneWebError):
-    code = "panel_request_invalid"
-
-
-def panel_app(ident: str) -> None:
-    if ident != APP_NAME:
-        raise SceneWebError(f"There is no panel called {ident[:40]!r}.", code="not_found")
-
-
-def panel_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """django-plotly-dash's read-only views (layout, dependencies, scripts) for our one app, GET only."""
-
-    @api_view("GET", "HEAD")
-    @wraps(view)
-    def guarded(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
-        panel_app(ident)
-        return view(request, ident=ident, **kwargs)
-
-    return guarded
-
-
-def well_formed_update(body: object) -> bool:
-    """The shape Dash's renderer sends: the output id, and inputs and states as {id, property, value}
-    (a list of them for pattern-matching ids). The values are the callbacks' business."""
-    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
-        return False
-    for field in ("inputs", "state"):
-        entries = body.get(field, [])
-        if not isinstance(entries, list):
-            return False
-        for entry in entries:
-            items = entry if isinstance(entry, list) else [entry]
-            if not all(isinstance(i, dict) and "id" in i and isinstance(i.get("property"), str) for i in items):
-                return False
-    changed = body.get("changedPropIds", [])
-    return isinstance(changed, list) and all(isinstance(c, str) for c in changed)
-
-
-@api_view("POST", csrf=True)
-def panel_update(request: HttpRequest, ident: str, **kwargs) -> HttpResponse:
-    """The panel's callbacks. Unlike django-plotly-dash's own route this one is not CSRF-exempt (the
-    renderer sends the token; see settings.CSRF_COOKIE_NAME) and takes only JSON, so another site
-    can neither post a form here nor send a "simple" text/plain request without a preflight."""
-    if request.content_type != "application/json":
-        raise SceneWebError("The panel's updates are JSON (Content-Type: application/json).", code="json_required")
-    panel_app(ident)
-    if not well_formed_update(parsed_json(request.body)):
-        raise PanelRequestRefused("This is not a panel update the page would send; please reload the page.")
-    try:
-        return dash_views.update(request, ident, stateless=True)
-    except (DashException, KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
-        logger.warning("panel update refused: %s: %s", type(exc).__name__, log_field(str(exc)[:200]))
-        raise PanelRequestRefused("The panel could not act on this request; please reload the page.") from None
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -13,7 +13,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sceneweb.settings")
 application = get_wsgi_application()
 
-from classifier.checks import load_models_at_start, warn_if_static_files_missing  # noqa: E402  (app registry first)
+from classifier.checks import warn_if_static_files_missing  # noqa: E402  (app registry first)
+from classifier.runtime import load_models_at_start  # noqa: E402
 
 load_models_at_start()
 warn_if_static_files_missing()

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.collection.reading import read_head
-from classifier.engine.image_checks import sniff_image_format
+from classifier.engine.image_checks import IMAGE_SUFFIXES, sniff_image_format
 
 URL_SCHEMES = ("http://", "https://")
 GLOB_CHARACTERS = frozenset("*?[")
-PHOTO_SUFFIXES = frozenset((".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".avif"))
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def _folder(path: Path, info: os.stat_result, visited: set[tuple[int, int]]) -> 
 
 
 def _looks_like_a_photo(path: Path) -> bool:
-    if path.suffix.lower() in PHOTO_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
         return True
     try:
         return sniff_image_format(read_head(path)) is not None

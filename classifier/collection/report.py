@@ -7,9 +7,7 @@ of the most frequent scenes a strip of small thumbnails (read again from the pho
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from classifier.collection.reading import read_photo_file
 from classifier.engine.atomic import write_atomically
+from classifier.engine.encoding import data_uri, jpeg_bytes, thumbnail
 from classifier.engine.imaging import ImageLimits, decode_image
 
 TOP_SCENES = 12
@@ -83,8 +82,4 @@ def _thumbnail(row: dict, max_bytes: int) -> str | None:
         decoded = decode_image(read_photo_file(Path(row["source"]), max_bytes), ImageLimits(max_bytes=max_bytes))
     except Exception:  # a photo moved or changed since the run: no thumbnail, still a page
         return None
-    image = decoded.image.copy()
-    image.thumbnail((THUMB * 2, THUMB * 2))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return data_uri(jpeg_bytes(thumbnail(decoded.image, THUMB * 2), quality=80), "image/jpeg")

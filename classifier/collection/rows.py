@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from classifier.collection.inputs import Source
 from classifier.collection.reading import read_photo_file
+from classifier.collection.table import COLUMNS, LIST_COLUMNS
 from classifier.engine.analyzer import Analysis, SceneAnalyzer
 from classifier.engine.atomic import write_atomically
 from classifier.engine.errors import SceneWebError, SourceUnreadable
@@ -70,13 +71,9 @@ def load(source: Source, job: Job, models: str) -> tuple[dict, DecodedImage | No
     """The row so far and the decoded photo (None when it failed: the row says why)."""
     row = blank_row(source, models)
     try:
-        if source.problem is not None:
-            raise SourceUnreadable(source.problem[1], code=source.problem[0])
+        data = source_bytes(source, job)
         if source.is_url:
-            data = fetch_image(source.name, job.policy)
             row["bytes"] = len(data)
-        else:
-            data = read_photo_file(source.path, job.limits.max_bytes)
         row["sha256"] = hashlib.sha256(data).hexdigest()
         if source.is_url and (source.name, row["sha256"]) in job.done_urls:
             return None
@@ -88,6 +85,16 @@ def load(source: Source, job: Job, models: str) -> tuple[dict, DecodedImage | No
     return row, decoded
 
 
+def source_bytes(source: Source, job: Job) -> bytes:
+    """A source's bytes: a URL fetched under the job's address policy, a file read within its byte
+    limit; a source the walk could not read raises what the walk found."""
+    if source.problem is not None:
+        raise SourceUnreadable(source.problem[1], code=source.problem[0])
+    if source.is_url:
+        return fetch_image(source.name, job.policy)
+    return read_photo_file(source.path, job.limits.max_bytes)
+
+
 def finish(row: dict, decoded: DecodedImage | None, analyzer: SceneAnalyzer, job: Job) -> dict:
     if decoded is None:
         return row
@@ -95,38 +102,23 @@ def finish(row: dict, decoded: DecodedImage | None, analyzer: SceneAnalyzer, job
         analysis = analyzer.analyze(decoded, heatmap=job.heatmap_dir is not None)
         fill(row, analysis)
         if job.heatmap_dir is not None:
-            row["heatmap"] = str(write_heatmap(job.heatmap_dir, row, analysis))
+            row["heatmap"] = str(write_heatmap(job.heatmap_dir, row["source"], row["sha256"], analysis))
     except Exception as exc:
         failed(row, exc)
     return row
 
 
 def blank_row(source: Source, models: str) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "source": source.name,
-        "bytes": source.size,
-        "mtime_ns": source.mtime_ns,
-        "sha256": None,
-        "format": None,
-        "width": None,
-        "height": None,
-        "scene_labels": [],
-        "scene_indices": [],
-        "scene_probabilities": [],
-        "io_label": None,
-        "io_score": None,
-        "attribute_labels": [],
-        "attribute_scores": [],
-        "attribute_source": None,
-        "attributes_note": None,
-        "models": models,
-        "heatmap": None,
-        "error_code": None,
-        "error_message": None,
-        "decode_ms": None,
-        "total_ms": None,
-    }
+    """Every column of the table (`table.SCHEMA`), empty, but what is known before the photo is read."""
+    row = {name: [] if name in LIST_COLUMNS else None for name in COLUMNS}
+    row.update(
+        schema_version=SCHEMA_VERSION,
+        source=source.name,
+        bytes=source.size,
+        mtime_ns=source.mtime_ns,
+        models=models,
+    )
+    return row
 
 
 def fill(row: dict, analysis: Analysis) -> None:
@@ -155,10 +147,9 @@ def failed(row: dict, exc: Exception) -> dict:
     return row
 
 
-def write_heatmap(folder: Path, row: dict, analysis: Analysis) -> Path:
+def write_heatmap(folder: Path, source: str, sha256: str, analysis: Analysis) -> Path:
     """`<stem>_<sha256 prefix>_cam.png`: two `IMG_0001.jpg` in two folders get two files. Written
     into a temporary file and renamed, so an existing symlink of that name is replaced, never followed."""
-    source = row["source"]
     stem = PurePosixPath(urlsplit(source).path).stem if "://" in source else Path(source).stem
     safe = re.sub(r"[^\w.-]", "_", stem)[:80] or "photo"
-    return write_atomically(folder / f"{safe}_{row['sha256'][:12]}_cam.png", base64.b64decode(analysis.cam.png_base64))
+    return write_atomically(folder / f"{safe}_{sha256[:12]}_cam.png", base64.b64decode(analysis.cam.png_base64))

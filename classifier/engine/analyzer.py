@@ -22,12 +22,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from classifier.engine import acceleration, attribute_sources, cam, linear_attributes, summary
+from classifier.engine import acceleration, attribute_sources, cam, encoding, linear_attributes, summary
 from classifier.engine.attribute_maps import AttributeMap, attribute_maps
 from classifier.engine.attribute_sources import AttributeSource
 from classifier.engine.attributes import TRAIN_HINT
 from classifier.engine.catalogue import FETCH_HINT, asset_path
 from classifier.engine.custom import CustomModel, CustomResult, load_custom_model
+from classifier.engine.errors import OptionInvalid
 from classifier.engine.imaging import DecodedImage, model_input
 from classifier.engine.labels import OUTDOOR, PlacesLabels, read_categories, read_io_labels
 from classifier.engine.places import CamPass, SceneModelSpec, SceneNet, load_scene_net, scene_model_spec
@@ -75,6 +76,16 @@ class Analysis:
         if self.attribute_maps is None:
             del answer["attribute_maps"]
         return answer
+
+
+def index_option(raw: object, name: str, words: str, low: int, high: int) -> int | None:
+    """An integer in low..high (ASCII digits only: "²".isdigit() is true); its error's code is `<name>_invalid`."""
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise OptionInvalid(f"{name} must be {words} from {low} to {high}, not {text[:20]!r}.", code=f"{name}_invalid")
+    return int(text)
 
 
 class _Stopwatch:
@@ -210,6 +221,16 @@ class SceneAnalyzer:
         info["custom"] = [model.description for model in self.custom_models]
         return info
 
+    def checked_options(self, top_k: object = None, cam_class: object = None) -> tuple[int | None, int | None]:
+        """`analyze`'s `top_k` and `cam_class` as integers in range, from Python or a request's text
+        (None: the default); else `OptionInvalid`. The API asks first, so a bad value refuses the whole
+        request before any photo is read."""
+        classes = len(self.labels.categories)
+        return (
+            index_option(top_k, "top_k", "a number of scenes", 1, classes),
+            index_option(cam_class, "cam_class", "a category index", 0, classes - 1),
+        )
+
     def analyze(
         self,
         image: Image.Image | DecodedImage,
@@ -227,9 +248,8 @@ class SceneAnalyzer:
         `attribute_maps=True` (or "attribute_maps" in `outputs`) adds where each listed attribute is."""
         attribute_maps = attribute_maps or "attribute_maps" in outputs
         heatmap = heatmap and "heatmap" in outputs
+        top_k, cam_class = self.checked_options(top_k, cam_class)
         top_k = self.top_k if top_k is None else top_k
-        if not 1 <= top_k <= len(self.labels.categories):
-            raise ValueError(f"top_k must be within 1..{len(self.labels.categories)}, got {top_k}")
         clock = _Stopwatch()
         started = time.perf_counter()
         if isinstance(image, DecodedImage):
@@ -261,9 +281,9 @@ class SceneAnalyzer:
         if heatmap:
             with clock.stage("png"):
                 overlay = cam.render_overlay(
-                    image, np.asarray(chosen.grid), alpha=self.overlay_alpha, max_side=self.overlay_max_side
+                    image, chosen.grid, alpha=self.overlay_alpha, max_side=self.overlay_max_side
                 )
-                chosen = Heatmap(chosen.label, chosen.index, chosen.grid, cam.png_base64(overlay))
+                chosen = Heatmap(chosen.label, chosen.index, chosen.grid, encoding.png_base64(overlay))
         clock.timings["total"] = round(clock.timings.get("decode", 0.0) + (time.perf_counter() - started) * 1000, 2)
         return Analysis(
             scenes=scenes,
@@ -350,8 +370,6 @@ class SceneAnalyzer:
     def _chosen_cam(self, cams: Sequence[Heatmap], run: CamPass, cam_class: int | None) -> Heatmap:
         if cam_class is None:
             return cams[0]
-        if not 0 <= cam_class < len(self.labels.categories):
-            raise ValueError(f"cam_class must be within 0..{len(self.labels.categories) - 1}, got {cam_class}")
         return next((c for c in cams if c.index == cam_class), None) or self._heatmap(run, cam_class)
 
     def _top_attributes(self, scores: torch.Tensor) -> list[AttributeScore]:

@@ -54,6 +54,12 @@ class ImageRejected(SceneWebError):
     code = "image_rejected"
 
 
+class OptionInvalid(SceneWebError):
+    """An analysis option out of range (`top_k`, `cam_class`): the caller's mistake, whoever called."""
+
+    code = "option_invalid"
+
+
 class UrlRefused(SceneWebError):
     """A user-supplied URL points somewhere we will not fetch from."""
 

@@ -18,6 +18,11 @@ from classifier.engine.jpeg_scans import MAX_SCANS, count_scans
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF")
 ACCEPTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/HEIF or AVIF"
+IMAGE_SUFFIXES = frozenset(
+    (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+)
+"""The file names of those formats: how the sample gallery, the trainers' class folders and a
+collection's folders find their photos by name."""
 
 # How each accepted format's files begin. Pillow is only ever asked to open these.
 IMAGE_SIGNATURES = (

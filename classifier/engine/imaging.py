@@ -23,6 +23,7 @@ import pillow_heif
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from classifier.engine.decode_sandbox import DecoderPool
+from classifier.engine.encoding import fitted_size
 from classifier.engine.errors import ImageRejected
 from classifier.engine.image_checks import (
     ACCEPTED_FORMATS,
@@ -75,15 +76,6 @@ def _oriented_size(size: tuple[int, int], turn: Image.Transpose | None) -> tuple
     return size[::-1] if turn in QUARTER_TURNS else size
 
 
-def working_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """``size`` scaled to fit ``max_side`` (never enlarged), keeping the aspect ratio."""
-    width, height = size
-    if max(width, height) <= max_side:
-        return size
-    scale = max_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
 def _rgb_converter(image: Image.Image) -> Callable[[Image.Image], Image.Image]:
     """How to turn this image's pixels (any strip of them) into RGB on white: 16-bit and integer
     grey scaled to 8 bits, transparency composited. Decided once for the whole image, so every
@@ -124,7 +116,7 @@ def shrink_to_rgb(image: Image.Image, max_side: int) -> Image.Image:
     like `thumbnail` does. The only full-size buffer is the decoded image itself.
     """
     width, height = image.size
-    final = working_size(image.size, max_side)
+    final = fitted_size(image.size, max_side)
     factor = (max(1, width // (2 * final[0])), max(1, height // (2 * final[1])))
     to_rgb = _rgb_converter(image)
     if to_rgb is _as_is:  # already RGB: reduced whole, or not copied at all

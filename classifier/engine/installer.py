@@ -33,6 +33,7 @@ from classifier.engine.catalogue import (
     weights_using,
 )
 from classifier.engine.errors import DownloadFailed, ModelFileError, SceneWebError, WeightsMissing
+from classifier.engine.image_checks import IMAGE_SUFFIXES
 from classifier.engine.manifest import HashMismatch, changed_since_install, check_hash, commit, sha256_of
 
 CHUNK = 1 << 16
@@ -41,7 +42,6 @@ SAMPLE_URLS = (
     "http://places.csail.mit.edu/demo/6.jpg",
     "http://places.csail.mit.edu/demo/12.jpg",
 )
-SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 DISK_PROBLEMS = {
     errno.ENOSPC: "the disk is full",
@@ -302,7 +302,7 @@ def install_samples(samples_dir: Path, source_dir: Path) -> list[Path]:
     samples_dir.mkdir(parents=True, exist_ok=True)
     installed = []
     for photo in sorted(source_dir.iterdir()):
-        if photo.is_file() and photo.suffix.lower() in SAMPLE_SUFFIXES:
+        if photo.is_file() and photo.suffix.lower() in IMAGE_SUFFIXES:
             shutil.copyfile(photo, samples_dir / photo.name)
             installed.append(samples_dir / photo.name)
     return installed

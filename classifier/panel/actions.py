@@ -19,15 +19,15 @@ import logging
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from dash import dcc
 from dash.exceptions import PreventUpdate
 from django.conf import settings
 
-from classifier.engine import cam
+from classifier.engine import cam, encoding
+from classifier.engine.analyzer import Analysis
+from classifier.engine.encoding import data_uri
 from classifier.engine.errors import SceneWebError
-from classifier.engine.imaging import decode_image
-from classifier.panel.components import HeatView, attributes_view, data_uri, heat_style, heat_view, present
+from classifier.panel.components import HeatView, attributes_view, heat_style, heat_view, present
 from classifier.panel.inputs import (
     DEFAULT_OPACITY,
     PanelInputs,
@@ -36,10 +36,10 @@ from classifier.panel.inputs import (
     scene_index,
     uploaded_photos,
 )
-from classifier.panel.state import PanelState, display_jpeg, load_state, save_state
+from classifier.panel.state import PanelState, load_state, save_state
 from classifier.panel.strip import strip_view
 from classifier.ratelimit import take_rate_slot
-from classifier.runtime import get_analyzer, image_limits
+from classifier.runtime import analyse_bytes
 
 logger = logging.getLogger("sceneweb.panel")
 
@@ -64,7 +64,7 @@ class Outcome:
     status: str
 
     @property
-    def analysis(self) -> dict | None:
+    def analysis(self) -> Analysis | None:
         return self.state.analysis if self.state else None
 
 
@@ -77,9 +77,8 @@ def analyse_source(
         take_slot(client)
         data, described = photo_bytes(trigger, upload, url)
         name = name or described
-        decoded = decode_image(data, image_limits())
-        analysis = get_analyzer().analyze(decoded, heatmap=False, attribute_maps=True)
-        state = PanelState(analysis.to_dict(), display_jpeg(decoded.image), name)
+        analysed = analyse_bytes(data, heatmap=False, attribute_maps=True)
+        state = PanelState.of(analysed.analysis, analysed.photo.image, name)
         key = save_state(state)  # a cache outage is a message too (`sharedcache.CacheUnavailable`)
     except SceneWebError as exc:
         return Outcome(None, None, exc.message, "")
@@ -94,13 +93,13 @@ def analyse_source(
 def download_name(state: PanelState, suffix: str) -> str:
     """`mountains.jpg` whose top scene is `valley` downloads as `mountains-valley<suffix>`."""
     stem = state.name.rsplit(".", 1)[0] if "." in state.name else state.name
-    scene = state.analysis["scenes"][0]["label"]
+    scene = state.analysis.scenes[0].label
     words = re.sub(r"[^A-Za-z0-9]+", "-", f"{stem} {scene}").strip("-").lower()
     return f"{words[:100] or 'scene'}{suffix}"
 
 
 def json_file(state: PanelState) -> dict:
-    return dcc.send_string(json.dumps(state.analysis, indent=2), download_name(state, ".json"))
+    return dcc.send_string(json.dumps(state.analysis.to_dict(), indent=2), download_name(state, ".json"))
 
 
 def overlay_file(
@@ -108,16 +107,10 @@ def overlay_file(
 ) -> dict:
     """The photo with the shown heatmap blended as on screen, as a PNG (at display size)."""
     alpha = heat_style(opacity, shown).get("opacity", 0.0)
-    if attribute is None:
-        chosen = state.analysis["cams"][selected]
-        label = chosen["label"]
-    else:
-        chosen = state.analysis["attribute_maps"][attribute]
-        label = chosen["label"]
-    grid = np.asarray(chosen["grid"], dtype=np.float32)
-    overlay = cam.render_overlay(state.picture(), grid, alpha=alpha, max_side=None)
-    tag = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-    return dcc.send_bytes(cam.png_bytes(overlay), download_name(state, f"-heatmap-{tag}.png"))
+    chosen = state.analysis.cams[selected] if attribute is None else state.analysis.attribute_maps[attribute]
+    overlay = cam.render_overlay(state.picture(), chosen.grid, alpha=alpha, max_side=None)
+    tag = re.sub(r"[^a-z0-9]+", "-", chosen.label.lower()).strip("-")
+    return dcc.send_bytes(encoding.png_bytes(overlay), download_name(state, f"-heatmap-{tag}.png"))
 
 
 def heat_changes(view: HeatView) -> dict[str, object]:
@@ -133,7 +126,7 @@ def heat_changes(view: HeatView) -> dict[str, object]:
 
 
 def attribute_index(value: object, state: PanelState) -> int:
-    maps = state.analysis.get("attribute_maps") or []
+    maps = state.analysis.attribute_maps or []
     if type(value) is not int or not 0 <= value < len(maps):
         raise SceneWebError("This attribute has no map; please analyse the photo again.", code="panel_input_invalid")
     return value
@@ -147,12 +140,12 @@ def shown_result(state: PanelState, key: str) -> dict[str, object]:
     return {
         **heat_changes(shown.view),
         "key": key,
-        "meta": {"key": key, "name": state.name, "scene": shown.headline, "summary": analysis["summary"]},
+        "meta": {"key": key, "name": state.name, "scene": shown.headline, "summary": analysis.summary},
         "photo": data_uri(state.photo, "image/jpeg"),
-        "alt": analysis["summary"],
+        "alt": analysis.summary,
         "headline": shown.headline,
-        "summary": analysis["summary"],
-        "announce": f"{state.name}: {analysis['summary']}",
+        "summary": analysis.summary,
+        "announce": f"{state.name}: {analysis.summary}",
         "bars": shown.bars + padding,
         "io": shown.io,
         "attributes": shown.attributes,
@@ -213,14 +206,14 @@ def act(trigger: str | dict, inputs: PanelInputs, *, client: str | None = None) 
         check_bar_count(inputs.bar_count)
         if trigger == "get-png":
             state = load_state(inputs.key)
-            selected = scene_index(inputs.selected, len(state.analysis["scenes"]))
+            selected = scene_index(inputs.selected, len(state.analysis.scenes))
             attribute = None if inputs.attribute is None else attribute_index(inputs.attribute, state)
             take_slot(client)
             return {"png": overlay_file(state, selected, inputs.opacity, inputs.shown, attribute), "error": ""}
         if kind in ("scene-bar", "attr-bar"):
             state = load_state(inputs.key)
             if kind == "scene-bar":
-                selected, attribute = scene_index(trigger.get("index"), len(state.analysis["scenes"])), None
+                selected, attribute = scene_index(trigger.get("index"), len(state.analysis.scenes)), None
             else:
                 selected, attribute = 0, attribute_index(trigger.get("index"), state)
             take_slot(client)
@@ -241,6 +234,4 @@ def act(trigger: str | dict, inputs: PanelInputs, *, client: str | None = None) 
 
 def present_attributes(state: PanelState, selected: int | None) -> list:
     analysis = state.analysis
-    return attributes_view(
-        analysis["attributes"], analysis["attributes_note"], analysis["models"]["attributes"], selected
-    )
+    return attributes_view(analysis.attributes, analysis.attributes_note, analysis.models["attributes"], selected)

@@ -2,7 +2,7 @@
 onto the page's outputs. `attach` wires them to the app that `classifier.panel.register` builds.
 
 The component ids are those of `layout`; the update endpoint in front of these callbacks
-(`classifier.views.panel_update`) has already checked the CSRF token and the shape of the request.
+(`classifier.panel.door.panel_update`) has already checked the CSRF token and the shape of the request.
 What runs in the browser only (the page's address, the recent list, the drop zone's messages) is
 in `static/js/sceneweb.js`, wired here as client-side callbacks.
 """

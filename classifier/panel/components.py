@@ -1,4 +1,4 @@
-"""The pieces of the results area, built from an analysis (a plain dict, as the API sends it).
+"""The pieces of the results area, built from the engine's `Analysis`.
 
 Pure functions from data to Dash components: scene bars, the indoor/outdoor scale, the attribute
 list, the user's own classifiers, the timing line and the heatmap layer. None of them reads the
@@ -7,38 +7,36 @@ request or the cache; `present` assembles them for one stored analysis.
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from dash import html
 from PIL import Image
 
 from classifier.engine import cam
+from classifier.engine.analyzer import Analysis, AttributeScore, IndoorOutdoor
+from classifier.engine.custom import CustomResult
+from classifier.engine.encoding import data_uri, jpeg_bytes
+from classifier.engine.scores import SceneScore
 from classifier.engine.summary import readable
-from classifier.gallery import jpeg_bytes
 from classifier.panel.inputs import DEFAULT_OPACITY, opacity_of
 from classifier.panel.state import PanelState
 
 
-def data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def scene_bar(scene: dict) -> list:
-    share = max(0.0, min(1.0, scene["probability"]))
+def scene_bar(scene: SceneScore) -> list:
+    share = max(0.0, min(1.0, scene.probability))
     return [
-        html.Span(readable(scene["label"]), className="sw-bar-label"),
+        html.Span(readable(scene.label), className="sw-bar-label"),
         html.Span(f"{share:.1%}", className="sw-bar-value"),
         html.Span(html.Span(className="sw-bar-fill", style={"width": f"{share * 100:.1f}%"}), className="sw-bar-track"),
     ]
 
 
-def io_view(io: dict) -> list:
+def io_view(io: IndoorOutdoor) -> list:
     """A labelled bar from indoor (0) to outdoor (1) with the verdict in words."""
-    score = io["score"]
+    score = io.score
     return [
-        html.Div([html.Span("Indoor / outdoor", className="sw-kicker"), html.Strong(io["label"], id="io-verdict")]),
+        html.Div([html.Span("Indoor / outdoor", className="sw-kicker"), html.Strong(io.label, id="io-verdict")]),
         html.Div(
             html.Span(className="sw-io-marker", style={"left": f"{score * 100:.1f}%"}),
             className="sw-io-track",
@@ -66,13 +64,13 @@ def attribute_value(score: float, source: dict | None) -> str:
 
 
 def attributes_view(
-    attributes: list[dict], note: str | None, source: dict | None = None, selected: int | None = None
+    attributes: Sequence[AttributeScore], note: str | None, source: dict | None = None, selected: int | None = None
 ) -> list:
     """The attribute bars (each a button that shows its own heatmap), then where they come from and
     what their scores mean (`models.attributes`)."""
     if not attributes:
         return [html.P(note or "No attributes for this photo.", className="sw-note")]
-    peak = max(max(a["score"] for a in attributes), 1e-9)
+    peak = max(max(a.score for a in attributes), 1e-9)
     origin = f"From {source['description']}. {score_words(source)}" if source else ""
     return [
         html.Ul(
@@ -80,16 +78,16 @@ def attributes_view(
                 html.Li(
                     html.Button(
                         [
-                            html.Span(a["label"], className="sw-attr-label"),
+                            html.Span(a.label, className="sw-attr-label"),
                             html.Span(
-                                html.Span(style={"width": f"{max(a['score'], 0) / peak * 100:.0f}%"}),
+                                html.Span(style={"width": f"{max(a.score, 0) / peak * 100:.0f}%"}),
                                 className="sw-attr-track",
                             ),
-                            html.Span(attribute_value(a["score"], source), className="sw-attr-value"),
+                            html.Span(attribute_value(a.score, source), className="sw-attr-value"),
                         ],
                         id={"type": "attr-bar", "index": i},
                         className="sw-attr is-selected" if i == selected else "sw-attr",
-                        title=f"Show where “{a['label']}” is in the photo",
+                        title=f"Show where “{a.label}” is in the photo",
                         **{"aria-pressed": "true" if i == selected else "false"},
                     )
                 )
@@ -101,28 +99,27 @@ def attributes_view(
     ]
 
 
-def custom_view(custom: list[dict], picture: Image.Image) -> list:
+def custom_view(custom: Sequence[CustomResult], picture: Image.Image) -> list:
     """The user's own classifiers (SCENEWEB_CUSTOM_MODELS): top classes, and a small CAM of the first where the
     architecture has one."""
     views = []
     for result in custom:
         heat = []
-        if result["cam"]:
-            grid = np.asarray(result["cam"]["grid"], dtype=np.float32)
-            thumbnail = cam.render_overlay(picture, grid, alpha=DEFAULT_OPACITY, max_side=160)
+        if result.cam:
+            thumbnail = cam.render_overlay(picture, result.cam.grid, alpha=DEFAULT_OPACITY, max_side=160)
             heat = [
                 html.Img(
                     src=data_uri(jpeg_bytes(thumbnail, quality=80), "image/jpeg"),
-                    alt=f"heatmap of {result['cam']['label']}",
-                    title=f"Where {result['name']} saw “{readable(result['cam']['label'])}”",
+                    alt=f"heatmap of {result.cam.label}",
+                    title=f"Where {result.name} saw “{readable(result.cam.label)}”",
                     className="sw-custom-heat",
                 )
             ]
-        bars = [html.Div(scene_bar(c), className="sw-bar is-static") for c in result["classes"]]
+        bars = [html.Div(scene_bar(c), className="sw-bar is-static") for c in result.classes]
         views.append(
             html.Div(
                 [
-                    html.Span(result["name"], className="sw-kicker"),
+                    html.Span(result.name, className="sw-kicker"),
                     html.Div([html.Div(bars, className="sw-bars"), *heat]),
                 ],
                 className="sw-custom",
@@ -155,7 +152,7 @@ def timing_text(timings: dict) -> str:
 
 def heat_layer(picture: Image.Image, grid: list[list[float]]) -> str:
     """The coloured heatmap alone, at the photo's display size; the page blends it with CSS opacity."""
-    overlay = cam.render_overlay(picture, np.asarray(grid, dtype=np.float32), alpha=1.0, max_side=None)
+    overlay = cam.render_overlay(picture, grid, alpha=1.0, max_side=None)
     return data_uri(jpeg_bytes(overlay, quality=80), "image/jpeg")
 
 
@@ -183,29 +180,28 @@ class HeatView:
 
 def heat_view(state: PanelState, picture: Image.Image, selected: int, attribute: int | None = None) -> HeatView:
     """The heatmap of scene `selected`, or of attribute `attribute` when one is given."""
-    scenes = range(len(state.analysis["scenes"]))
+    scenes = range(len(state.analysis.scenes))
     if attribute is not None:
-        chosen = state.analysis["attribute_maps"][attribute]
+        chosen = state.analysis.attribute_maps[attribute]
         return HeatView(
             bar_classes=["sw-bar"] * len(scenes),
-            heat=heat_layer(picture, chosen["grid"]),
-            caption=f"Heatmap: where the photo shows “{chosen['label']}”. Click a scene or another attribute.",
+            heat=heat_layer(picture, chosen.grid),
+            caption=f"Heatmap: where the photo shows “{chosen.label}”. Click a scene or another attribute.",
             selected=selected,
             attribute=attribute,
         )
-    chosen = state.analysis["cams"][selected]
+    chosen = state.analysis.cams[selected]
     return HeatView(
         bar_classes=["sw-bar is-selected" if i == selected else "sw-bar" for i in scenes],
-        heat=heat_layer(picture, chosen["grid"]),
-        caption=f"Heatmap: where the network saw “{readable(chosen['label'])}”. Click another scene to compare.",
+        heat=heat_layer(picture, chosen.grid),
+        caption=f"Heatmap: where the network saw “{readable(chosen.label)}”. Click another scene to compare.",
         selected=selected,
     )
 
 
-def headline(analysis: dict) -> str:
+def headline(analysis: Analysis) -> str:
     """The answer first: the top scene and indoor/outdoor, in a few words."""
-    top = analysis["scenes"][0]
-    return f"{readable(top['label']).capitalize()} · {analysis['io']['label']}"
+    return f"{readable(analysis.scenes[0].label).capitalize()} · {analysis.io.label}"
 
 
 @dataclass(frozen=True)
@@ -222,15 +218,13 @@ class Presentation:
 def present(state: PanelState, selected: int = 0) -> Presentation:
     """Everything the results area shows for one analysis, with scene `selected` (0 = top) heat-mapped."""
     analysis = state.analysis
-    picture = state.picture()  # decoded once for the heatmap layer and the custom models' thumbnails
+    picture = state.picture()  # one picture for the heatmap layer and the custom models' thumbnails
     return Presentation(
         headline=headline(analysis),
-        bars=[scene_bar(s) for s in analysis["scenes"]],
+        bars=[scene_bar(s) for s in analysis.scenes],
         view=heat_view(state, picture, selected),
-        io=io_view(analysis["io"]),
-        attributes=attributes_view(
-            analysis["attributes"], analysis["attributes_note"], analysis["models"]["attributes"]
-        ),
-        custom=custom_view(analysis["custom"], picture),
-        timing=f"{timing_text(analysis['timings_ms'])} {model_line(analysis['models'])}",
+        io=io_view(analysis.io),
+        attributes=attributes_view(analysis.attributes, analysis.attributes_note, analysis.models["attributes"]),
+        custom=custom_view(analysis.custom, picture),
+        timing=f"{timing_text(analysis.timings_ms)} {model_line(analysis.models)}",
     )

@@ -3,22 +3,19 @@ each one click away from its result, or saying in plain words why it was not ana
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 from dash import html
-from PIL import Image
 
-from classifier.gallery import jpeg_bytes
-from classifier.panel.components import data_uri, headline
+from classifier.engine.encoding import data_uri, jpeg_bytes, thumbnail
+from classifier.panel.components import headline
+from classifier.panel.state import PanelState
 
 STRIP_SIDE = 96
 
 
-def strip_thumbnail(photo: bytes) -> str:
-    picture = Image.open(io.BytesIO(photo)).convert("RGB")
-    picture.thumbnail((STRIP_SIDE, STRIP_SIDE), Image.Resampling.BILINEAR)
-    return data_uri(jpeg_bytes(picture, quality=75), "image/jpeg")
+def strip_thumbnail(state: PanelState) -> str:
+    return data_uri(jpeg_bytes(thumbnail(state.picture(), STRIP_SIDE), quality=75), "image/jpeg")
 
 
 def strip_entry(name: str, outcome) -> html.Li:
@@ -32,7 +29,7 @@ def strip_entry(name: str, outcome) -> html.Li:
     return html.Li(
         html.Button(
             [
-                html.Img(src=strip_thumbnail(outcome.state.photo), alt="", width=STRIP_SIDE),
+                html.Img(src=strip_thumbnail(outcome.state), alt="", width=STRIP_SIDE),
                 html.Span(name, className="sw-strip-name"),
                 html.Span(scene, className="sw-strip-scene"),
             ],

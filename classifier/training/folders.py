@@ -23,11 +23,11 @@ from tqdm import tqdm
 
 from classifier.engine.atomic import write_atomically
 from classifier.engine.errors import DatasetError, ImageRejected
+from classifier.engine.image_checks import IMAGE_SUFFIXES
 from classifier.training.formats import FINETUNE_SPLIT, read_split_file
 from classifier.training.photos import squashed_pixels
 from classifier.training.splits import PARTS, Split, load_or_make
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 DEFAULT_RATIOS = (70, 20, 10)
 
 

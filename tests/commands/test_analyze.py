@@ -1,15 +1,18 @@
-import base64
+import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from classifier.engine import encoding
+from classifier.management.commands.analyze import Command as AnalyzeCommand
 from classifier.testing.paths import REPO
 
 
@@ -35,13 +38,37 @@ def test_it_prints_one_json_object_per_image_and_writes_heatmaps(use_models, ful
     records = [json.loads(line) for line in output.splitlines()]
     assert [r["image"] for r in records] == [str(p) for p in sample_photos]
     assert all(len(r["scenes"]) == 5 and len(r["attributes"]) == 10 for r in records)
-    for photo in sample_photos:
-        heatmap = Image.open(tmp_path / f"{photo.stem}_cam.png")
-        assert heatmap.format == "PNG"
-    assert (
-        base64.b64decode(records[0]["cam"]["png_base64"])
-        == (tmp_path / f"{sample_photos[0].stem}_cam.png").read_bytes()
-    )
+    for photo, record in zip(sample_photos, records, strict=True):
+        sha256 = hashlib.sha256(photo.read_bytes()).hexdigest()
+        assert record["heatmap"] == str(tmp_path / f"{photo.stem}_{sha256[:12]}_cam.png")  # the collection's names
+        assert Image.open(record["heatmap"]).format == "PNG"
+        assert record["cam"]["png_base64"] is None  # named, never inlined
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(r["heatmap"]).name for r in records)
+
+
+def test_without_a_heatmap_dir_no_heatmap_is_drawn_or_printed(use_models, models_dir, sample_photos, monkeypatch):
+    """Issue 19: each result used to carry ~400 KB of base64 on stdout."""
+    use_models(models_dir)
+    monkeypatch.setattr(encoding, "png_bytes", lambda *a, **k: pytest.fail("a heatmap was drawn"))
+    output = run(sample_photos[0], "--json")
+    (record,) = [json.loads(line) for line in output.splitlines()]
+    assert record["heatmap"] is None and record["cam"]["png_base64"] is None
+    assert len(record["cam"]["grid"]) == 7  # the grid is data, and stays
+    assert len(output) < 20_000
+    summary = run(sample_photos[0])
+    assert "heatmap of '" in summary and "not drawn (--heatmap-dir DIR writes it)" in summary
+
+
+def test_the_summary_names_the_heatmap_file(use_models, models_dir, sample_photos, tmp_path):
+    use_models(models_dir)
+    output = run(sample_photos[0], "--heatmap-dir", tmp_path)
+    (written,) = tmp_path.iterdir()
+    assert f"written to {written};" in output
+
+
+def test_the_help_says_heatmaps_are_never_inlined():
+    text = " ".join(AnalyzeCommand().create_parser("manage.py", "analyze").format_help().split())
+    assert "heatmaps are never inlined" in text and "without it none is drawn" in text
 
 
 def test_a_bad_file_is_reported_and_the_others_still_analysed(use_models, models_dir, sample_photos, tmp_path):
@@ -117,7 +144,8 @@ def test_an_existing_heatmap_symlink_is_replaced_not_followed(use_models, models
     victim.write_text("precious")
     heatmaps = tmp_path / "heatmaps"
     heatmaps.mkdir()
-    planted = heatmaps / f"{sample_photos[0].stem}_cam.png"
+    sha256 = hashlib.sha256(sample_photos[0].read_bytes()).hexdigest()
+    planted = heatmaps / f"{sample_photos[0].stem}_{sha256[:12]}_cam.png"
     planted.symlink_to(victim)
     run(sample_photos[0], "--heatmap-dir", heatmaps)
     assert victim.read_text() == "precious"

@@ -12,9 +12,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
-from classifier.checks import load_models_at_start
 from classifier.engine import catalogue
 from classifier.engine.manifest import read_manifest
+from classifier.runtime import load_models_at_start
 
 WEIGHTS = catalogue.asset_spec("resnet18_places365").filename
 

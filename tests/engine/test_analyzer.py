@@ -8,6 +8,7 @@ from PIL import Image
 from classifier.engine import cam
 from classifier.engine.analyzer import SceneAnalyzer
 from classifier.engine.attributes import AttributeModel, build_attribute_net
+from classifier.engine.errors import OptionInvalid
 from classifier.engine.imaging import decode_image, model_input
 from classifier.engine.labels import PlacesLabels, read_categories, read_io_labels
 from classifier.engine.places import build_scene_net, scene_model_spec
@@ -67,6 +68,31 @@ def test_top_k_is_configurable(labels):
     assert len(analysis.scenes) == 3 and len(analysis.cams) == 3
     with pytest.raises(ValueError):
         SceneAnalyzer(build_scene_net(SPEC), labels, spec=SPEC, top_k=0)
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "message"),
+    [
+        ({"cam_class": 365}, "cam_class_invalid", "cam_class must be a category index from 0 to 364, not '365'."),
+        ({"cam_class": -1}, "cam_class_invalid", "cam_class must be a category index from 0 to 364, not '-1'."),
+        ({"top_k": 0}, "top_k_invalid", "top_k must be a number of scenes from 1 to 365, not '0'."),
+        ({"top_k": True}, "top_k_invalid", "top_k must be a number of scenes from 1 to 365, not 'True'."),
+    ],
+)
+def test_an_option_out_of_range_is_the_callers_domain_error_before_any_network_runs(labels, options, code, message):
+    analyzer = SceneAnalyzer(build_scene_net(SPEC), labels, spec=SPEC)
+    analyzer._run_networks = lambda *a: pytest.fail("the networks ran")
+    with pytest.raises(OptionInvalid) as refused:
+        analyzer.analyze(Image.new("RGB", (64, 64)), **options)
+    assert (refused.value.code, refused.value.message) == (code, message)
+
+
+def test_options_from_a_request_are_read_by_the_same_rule(labels):
+    analyzer = SceneAnalyzer(build_scene_net(SPEC), labels, spec=SPEC)
+    assert analyzer.checked_options(" 3 ", "42") == (3, 42)
+    assert analyzer.checked_options("", None) == (None, None)
+    with pytest.raises(OptionInvalid, match="not '²'"):
+        analyzer.checked_options(None, "²")
 
 
 def test_the_heatmaps_come_from_the_same_forward_pass_as_the_logits(labels):

@@ -1,6 +1,3 @@
-import io
-import zlib
-
 import numpy as np
 import pytest
 import torch
@@ -8,7 +5,6 @@ from matplotlib import colormaps
 from PIL import Image
 
 from classifier.engine import cam
-from tests.support.paths import shared_path
 
 
 def planted_features(row: int, col: int, channels: int = 8) -> torch.Tensor:
@@ -73,65 +69,6 @@ def test_the_overlay_is_downscaled_for_display_and_blends_by_alpha():
         cam.render_overlay(photo, grid, alpha=1.5)
 
 
-def test_png_base64_round_trips():
-    import base64
-    import io
-
-    image = Image.new("RGB", (10, 6), (1, 2, 3))
-    decoded = Image.open(io.BytesIO(base64.b64decode(cam.png_base64(image))))
-    assert decoded.format == "PNG" and decoded.size == (10, 6) and decoded.getpixel((0, 0)) == (1, 2, 3)
-
-
-def photo_overlay() -> Image.Image:
-    """What the API encodes: a real photo at 960x720 with a heatmap blended over it, 512 px wide."""
-    photo = Image.open(shared_path("samples", "cam_example.jpg")).convert("RGB").resize((960, 720))
-    grid = np.outer(np.linspace(0, 1, 7), np.linspace(1, 0, 7)).astype(np.float32)
-    return cam.render_overlay(photo, grid)
-
-
-def noise(size: tuple[int, int]) -> Image.Image:
-    return Image.fromarray(np.random.default_rng(7).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        photo_overlay,
-        lambda: noise((257, 33)),  # every byte value, odd width
-        lambda: Image.new("RGB", (9, 5), (255, 255, 255)),  # left + up = 510: the mean must not overflow
-        lambda: Image.new("RGB", (1, 1), (3, 200, 255)),
-        lambda: noise((1, 40)),
-    ],
-    ids=["photo overlay", "noise", "white", "one pixel", "one column"],
-)
-def test_the_png_decodes_to_exactly_the_pixels_it_was_given(make):
-    image = make()
-    encoded = cam.png_bytes(image)
-    Image.open(io.BytesIO(encoded)).verify()  # signature, chunk CRCs
-    decoded = Image.open(io.BytesIO(encoded))
-    assert decoded.format == "PNG" and decoded.mode == "RGB" and decoded.size == image.size
-    assert np.array_equal(np.asarray(decoded), np.asarray(image))
-
-
-def idat_rows(encoded: bytes, width: int) -> np.ndarray:
-    """The filtered rows inside a PNG (one IDAT chunk, as png_bytes writes it)."""
-    start = encoded.index(b"IDAT") + 4
-    length = int.from_bytes(encoded[start - 8 : start - 4], "big")
-    return np.frombuffer(zlib.decompress(encoded[start : start + length]), np.uint8).reshape(-1, 1 + 3 * width)
-
-
-def test_every_png_row_uses_the_average_filter_and_a_photo_overlay_shrinks_to_under_half():
-    overlay = photo_overlay()
-    encoded = cam.png_bytes(overlay)
-    assert set(idat_rows(encoded, overlay.width)[:, 0]) == {cam.PNG_AVERAGE}
-    assert len(encoded) < 0.5 * overlay.width * overlay.height * 3
-
-
-def test_png_bytes_refuses_what_is_not_rgb():
-    with pytest.raises(ValueError, match="RGB images, not RGBA"):
-        cam.png_bytes(Image.new("RGBA", (4, 4)))
-
-
 def test_colorize_gives_the_jet_colour_of_each_level_rounded_to_256():
     heat = np.linspace(0.0, 1.0, 300, dtype=np.float32).reshape(3, 100)
     expected = colormaps["jet"](np.rint(heat * 255) / 255)[..., :3] * 255
@@ -141,7 +78,7 @@ def test_colorize_gives_the_jet_colour_of_each_level_rounded_to_256():
 
 
 def test_the_overlay_leaves_the_photo_as_it_was_and_takes_grey_photos_too():
-    photo = noise((64, 48))
+    photo = Image.fromarray(np.random.default_rng(7).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     before = np.asarray(photo).copy()
     grid = np.ones((7, 7), dtype=np.float32)
     overlay = cam.render_overlay(photo, grid, alpha=0.5, max_side=None)

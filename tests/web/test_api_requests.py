@@ -123,6 +123,19 @@ def test_a_json_list_mixes_samples_and_urls(client, service, sample_photos):
     assert set(results[0]) == {"io"} | ALWAYS
 
 
+def test_a_cam_class_out_of_range_refuses_several_photos_whole_before_any_is_read(
+    client, service, sample_photos, monkeypatch
+):
+    monkeypatch.setattr("classifier.sources.sample_bytes", lambda name: pytest.fail("a photo was read"))
+    images = [{"sample": sample_photos[0].name}] * 2
+    assert_refused(
+        post_json(client, {"images": images, "cam_class": 365}),
+        400,
+        "cam_class_invalid",
+        "cam_class must be a category index from 0 to 364, not '365'.",
+    )
+
+
 def test_more_photos_than_the_limit_are_refused_whole(client, service, settings, photo_bytes):
     settings.SCENEWEB_MAX_IMAGES_PER_REQUEST = 2
     response = client.post("/api/analyze", {"image": uploads(photo_bytes, photo_bytes, photo_bytes)})

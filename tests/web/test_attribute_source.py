@@ -20,9 +20,7 @@ def texts(component) -> list[str]:
 
 def test_the_attribute_list_says_it_comes_from_the_matrix_on_a_fresh_install(fresh_models_dir):
     analysis = SceneAnalyzer.from_models_dir(fresh_models_dir).analyze(Image.new("RGB", (64, 64)), heatmap=False)
-    shown = attributes_view(
-        [{"label": a.label, "score": a.score} for a in analysis.attributes], None, analysis.models["attributes"]
-    )
+    shown = attributes_view(analysis.attributes, None, analysis.models["attributes"])
     listing, origin = shown
     assert "sw-attr-source" in origin.className
     assert texts(origin) == [

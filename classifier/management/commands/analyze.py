@@ -7,7 +7,8 @@ spread the work, `--report` draws the collection; without it, each result is pri
 
 from __future__ import annotations
 
-import base64
+import dataclasses
+import hashlib
 import json
 import sys
 import time
@@ -19,19 +20,16 @@ from tqdm import tqdm
 
 from classifier.collection import inputs, report, resume
 from classifier.collection.local import default_workers, run_local
-from classifier.collection.reading import printable, read_photo_file
-from classifier.collection.rows import Job, models_text
+from classifier.collection.reading import printable
+from classifier.collection.rows import Job, models_text, source_bytes, write_heatmap
 from classifier.collection.table import CHUNK_ROWS, TableWriter, read_rows, table_format
 from classifier.engine.analyzer import Analysis
-from classifier.engine.atomic import write_atomically
-from classifier.engine.errors import SceneWebError, SourceUnreadable
-from classifier.engine.fetch import fetch_image
-from classifier.engine.imaging import decode_image
+from classifier.engine.errors import SceneWebError
 from classifier.management.base import SceneWebCommand
-from classifier.runtime import analyzer_recipe, fetch_policy, get_analyzer, image_limits
+from classifier.runtime import analyse_bytes, analyzer_recipe, fetch_policy, get_analyzer, image_limits
 
 
-def summary(name: str, analysis: Analysis) -> str:
+def summary(name: str, analysis: Analysis, heatmap: Path | None = None) -> str:
     lines = [name]
     lines += [f"  {s.probability:6.1%}  {s.label}" for s in analysis.scenes]
     lines.append(f"  {analysis.io.label} (outdoor score {analysis.io.score:.2f})")
@@ -41,7 +39,8 @@ def summary(name: str, analysis: Analysis) -> str:
         lines.append(f"    (from {source['source']}: {source['description']}; scores are {source['scores']})")
     else:
         lines.append(f"  attributes: none. {analysis.attributes_note}")
-    lines.append(f"  heatmap of '{analysis.cam.label}'; {analysis.timings_ms.get('total', 0):.0f} ms")
+    drawn = f"written to {heatmap}" if heatmap else "not drawn (--heatmap-dir DIR writes it)"
+    lines.append(f"  heatmap of '{analysis.cam.label}' {drawn}; {analysis.timings_ms.get('total', 0):.0f} ms")
     return "\n".join(lines)
 
 
@@ -67,9 +66,16 @@ class Command(SceneWebCommand):
         parser.add_argument("images", nargs="*", help="image files, folders (walked), glob patterns or http(s) URLs")
         parser.add_argument("--list", dest="list_file", help="a file of paths or URLs, one per line ('-': stdin)")
         parser.add_argument(
-            "--json", dest="as_json", action="store_true", help="print one JSON object per image and line"
+            "--json",
+            dest="as_json",
+            action="store_true",
+            help="print one JSON object per image and line (heatmaps are never inlined: see --heatmap-dir)",
         )
-        parser.add_argument("--heatmap-dir", type=Path, help="write each heatmap overlay as a PNG file here")
+        parser.add_argument(
+            "--heatmap-dir",
+            type=Path,
+            help="write each heatmap overlay as a PNG file here, named in the output (without it none is drawn)",
+        )
         parser.add_argument("--out", help="write a table, one row per photo: .parquet (a folder), .jsonl or .csv")
         parser.add_argument("--resume", action="store_true", help="skip the photos already in --out, add the rest")
         parser.add_argument("--workers", type=int, default=default_workers(), help="worker processes (default: cores)")
@@ -86,13 +92,14 @@ class Command(SceneWebCommand):
         if not arguments:
             raise CommandError("Name at least one photo, folder, pattern or URL (or --list FILE).")
         sources = inputs.collect(arguments)
+        job = Job(image_limits(), fetch_policy(), options["heatmap_dir"])
         if out is None:
             if options["resume"] or options["ray"] or report:
                 raise CommandError("--resume, --ray and --report need a table: add --out PATH.")
-            return self._print_each(list(sources), options)
-        self._tabulate(sources, out, report, options)
+            return self._print_each(list(sources), job, options)
+        self._tabulate(sources, out, report, job, options)
 
-    def _tabulate(self, sources, out: str, report_dir: Path | None, options) -> None:
+    def _tabulate(self, sources, out: str, report_dir: Path | None, job: Job, options) -> None:
         table_format(out)
         if "://" in out and not options["ray"]:
             raise CommandError("A table in object storage (s3://...) is written by Ray's writer: add --ray ADDRESS.")
@@ -102,7 +109,7 @@ class Command(SceneWebCommand):
             raise CommandError(
                 f"{out} already holds {done.rows} rows: add --resume to continue it, or choose another --out."
             )
-        job = Job(image_limits(), fetch_policy(), options["heatmap_dir"], frozenset(done.urls))
+        job = dataclasses.replace(job, done_urls=frozenset(done.urls))
         pending = list(done.pending(sources))
         started = time.perf_counter()
         if options["ray"]:
@@ -114,7 +121,7 @@ class Command(SceneWebCommand):
         skipped = done.skipped + len(pending) - len(rows)  # URLs already in the table by their content
         self.log(counts_line(rows, skipped, time.perf_counter() - started))
         if report_dir is not None:
-            page = report.write_report(read_rows(out), report_dir, image_limits().max_bytes)
+            page = report.write_report(read_rows(out), report_dir, job.limits.max_bytes)
             self.log(f"Report: {page}")
 
     def _write_locally(self, pending, analyzer, job: Job, out: str, options) -> list[dict]:
@@ -131,27 +138,21 @@ class Command(SceneWebCommand):
         writer.write(chunk)
         return rows
 
-    def _print_each(self, sources: list[inputs.Source], options) -> None:
-        """Without --out: each result printed (a summary, or --json lines), one photo at a time."""
-        analyzer, limits, heatmap_dir, as_json = (
-            get_analyzer(),
-            image_limits(),
-            options["heatmap_dir"],
-            options["as_json"],
-        )
+    def _print_each(self, sources: list[inputs.Source], job: Job, options) -> None:
+        """Without --out: each result printed (a summary, or --json lines), one photo at a time. A
+        heatmap is drawn only to be written into --heatmap-dir, and the output names its file."""
+        as_json, heatmap_dir = options["as_json"], job.heatmap_dir
+        get_analyzer()  # the models load first: a missing file stops the run, not each photo in turn
         failures = 0
         progress = tqdm(sources, unit="image", disable=len(sources) < 3 or options["verbosity"] == 0)
         for source in progress:
             name = printable(source.name)
             try:
-                if source.problem:
-                    raise SourceUnreadable(source.problem[1], code=source.problem[0])
-                data = (
-                    fetch_image(source.name, fetch_policy())
-                    if source.is_url
-                    else read_photo_file(source.path, limits.max_bytes)
-                )
-                analysis = analyzer.analyze(decode_image(data, limits), heatmap=heatmap_dir is not None or as_json)
+                data = source_bytes(source, job)
+                analysis = analyse_bytes(data, heatmap=heatmap_dir is not None).analysis
+                heatmap = None
+                if heatmap_dir is not None:
+                    heatmap = write_heatmap(heatmap_dir, source.name, hashlib.sha256(data).hexdigest(), analysis)
             except SceneWebError as exc:
                 failures += 1
                 self._emit(
@@ -161,10 +162,11 @@ class Command(SceneWebCommand):
                     error=True,
                 )
                 continue
-            if heatmap_dir:  # a temporary file renamed into place: an existing symlink is replaced, not followed
-                stem = Path(source.name).stem if source.path else "url"
-                write_atomically(heatmap_dir / f"{stem}_cam.png", base64.b64decode(analysis.cam.png_base64))
-            self._emit(as_json, {"image": source.name, **analysis.to_dict()}, summary(name, analysis))
+            record = analysis.to_dict()
+            if record["cam"]:
+                record["cam"]["png_base64"] = None  # in the file, never on stdout
+            record = {"image": source.name, **record, "heatmap": None if heatmap is None else str(heatmap)}
+            self._emit(as_json, record, summary(name, analysis, heatmap))
         if failures:
             raise CommandError(f"{failures} of {len(sources)} images could not be analysed.")
 

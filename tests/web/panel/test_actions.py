@@ -11,7 +11,7 @@ import re
 import pytest
 from PIL import Image
 
-from classifier.engine import cam
+from classifier.engine import cam, encoding
 from classifier.engine.image_checks import ACCEPTED_TEXT
 from classifier.panel import actions
 from classifier.panel.actions import UNEXPECTED, act, analyse_source, json_file, overlay_file
@@ -25,9 +25,9 @@ from tests.support.panel import photo_of, upload_of
 def test_an_upload_is_analysed_once_without_the_png(analysed):
     assert analysed.error == ""
     assert analysed.status == "Analysed your photo."
-    assert len(analysed.analysis["scenes"]) == 5
-    assert analysed.analysis["cam"]["png_base64"] is None
-    assert len(analysed.analysis["cams"]) == 5
+    assert len(analysed.analysis.scenes) == 5
+    assert analysed.analysis.cam.png_base64 is None
+    assert len(analysed.analysis.cams) == 5
 
 
 def test_the_photo_comes_back_small(analysed):
@@ -39,7 +39,7 @@ def test_the_photo_comes_back_small(analysed):
 def test_a_sample_click_analyses_that_sample(service, sample_photos):
     outcome = analyse_source({"type": "sample", "name": sample_photos[0].name})
     assert outcome.status == f"Analysed sample {sample_photos[0].name}."
-    assert len(outcome.analysis["scenes"]) == 5
+    assert len(outcome.analysis.scenes) == 5
 
 
 def test_a_url_is_fetched_and_analysed(service, photo_bytes):
@@ -85,24 +85,24 @@ def test_a_png_upload_with_transparency_is_analysed(service):
 
 
 def test_an_unexpected_failure_becomes_a_calm_message(service, photo_bytes, monkeypatch):
-    def broken():
+    def broken(*args, **options):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(actions, "get_analyzer", broken)
+    monkeypatch.setattr(actions, "analyse_bytes", broken)
     outcome = analyse_source("upload", upload_of(photo_bytes))
     assert outcome.error == UNEXPECTED
 
 
 def test_the_json_download_is_the_analysis_named_after_the_photo_and_its_top_scene(analysed):
     download = json_file(analysed.state)
-    top = analysed.analysis["scenes"][0]["label"]
+    top = analysed.analysis.scenes[0].label
     assert download["filename"] == f"your-photo-{re.sub('[^a-z0-9]+', '-', top)}.json"
-    assert json.loads(download["content"]) == analysed.analysis
+    assert json.loads(download["content"]) == json.loads(json.dumps(analysed.analysis.to_dict()))
 
 
 def test_the_overlay_download_is_a_png_of_the_selected_heatmap(analysed):
     download = overlay_file(analysed.state, 1, 0.6, ["on"])
-    second = re.sub("[^a-z0-9]+", "-", analysed.analysis["cams"][1]["label"])
+    second = re.sub("[^a-z0-9]+", "-", analysed.analysis.cams[1].label)
     assert download["filename"].endswith(f"-heatmap-{second}.png")
     png = Image.open(io.BytesIO(base64.b64decode(download["content"])))
     assert png.format == "PNG"
@@ -121,16 +121,16 @@ FAKE_CUSTOM = {"name": "x", "classes": [], "cam": {"label": "x", "grid": [[1.0] 
 
 def no_rendering(monkeypatch):
     """Any heatmap, PNG or analysis from here on fails the test."""
-    for name in ("render_overlay", "png_bytes"):
-        monkeypatch.setattr(cam, name, lambda *a, **k: pytest.fail("rendered"))
-    monkeypatch.setattr(actions, "get_analyzer", lambda: pytest.fail("analysed"))
+    monkeypatch.setattr(cam, "render_overlay", lambda *a, **k: pytest.fail("rendered"))
+    monkeypatch.setattr(encoding, "png_bytes", lambda *a, **k: pytest.fail("rendered"))
+    monkeypatch.setattr(actions, "analyse_bytes", lambda *a, **k: pytest.fail("analysed"))
 
 
 def test_the_browser_gets_a_key_and_the_server_keeps_the_analysis(service, sample_photos):
     changes = act({"type": "sample", "name": sample_photos[0].name}, inputs())
     assert changes["error"] == "" and changes["results_class"] == "sw-results"
     assert isinstance(changes["key"], str) and len(changes["key"]) == 24
-    assert load_state(changes["key"]).analysis["scenes"][0]["label"] in json.dumps(
+    assert load_state(changes["key"]).analysis.scenes[0].label in json.dumps(
         [b[0].to_plotly_json() for b in changes["bars"]]
     )
     assert changes["photo"].startswith("data:image/jpeg;base64,")
@@ -159,7 +159,7 @@ def test_a_bar_click_and_the_png_are_rendered_from_the_kept_analysis(analysed):
         "error",
     }
     png = act("get-png", inputs(key=analysed.key, selected=3, opacity=0.5, shown=["on"]))["png"]
-    fourth = re.sub("[^a-z0-9]+", "-", analysed.analysis["cams"][3]["label"])
+    fourth = re.sub("[^a-z0-9]+", "-", analysed.analysis.cams[3].label)
     assert png["filename"].endswith(f"-heatmap-{fourth}.png")
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from classifier.engine.analyzer import AttributeScore
 from classifier.panel import actions
 from classifier.panel.components import attributes_view, heat_style, present, readable, timing_text
 from tests.support.panel import image_of, photo_of, upload_of
@@ -16,18 +17,18 @@ def test_the_presentation_shows_five_bars_with_the_top_one_selected(analysed):
     assert len(shown.bars) == 5
     assert shown.view.bar_classes == ["sw-bar is-selected"] + ["sw-bar"] * 4
     assert shown.view.selected == 0
-    top = analysed.analysis["scenes"][0]
-    assert readable(top["label"]) in shown.view.caption
+    top = analysed.analysis.scenes[0]
+    assert readable(top.label) in shown.view.caption
     assert shown.timing.startswith("The server took ")
-    assert shown.headline.lower().startswith(readable(top["label"]))
+    assert shown.headline.lower().startswith(readable(top.label))
 
 
 def test_another_scene_is_heat_mapped_from_the_stored_grid(analysed, monkeypatch):
-    monkeypatch.setattr(actions, "get_analyzer", lambda: pytest.fail("no second forward pass"))
+    monkeypatch.setattr(actions, "analyse_bytes", lambda *a, **k: pytest.fail("no second forward pass"))
     first = present(analysed.state, 0).view
     third = present(analysed.state, 2).view
     assert third.bar_classes[2] == "sw-bar is-selected"
-    assert readable(analysed.analysis["cams"][2]["label"]) in third.caption
+    assert readable(analysed.analysis.cams[2].label) in third.caption
     assert third.heat != first.heat
     assert image_of(third.heat).size == photo_of(analysed).size
 
@@ -35,17 +36,17 @@ def test_another_scene_is_heat_mapped_from_the_stored_grid(analysed, monkeypatch
 def test_the_indoor_outdoor_verdict_is_labelled_with_its_score(analysed):
     io_view = present(analysed.state).io
     text = json.dumps([c.to_plotly_json() for c in io_view], default=lambda c: c.to_plotly_json())
-    assert analysed.analysis["io"]["label"] in text
-    assert f"outdoor score {analysed.analysis['io']['score']:.2f}" in text
+    assert analysed.analysis.io.label in text
+    assert f"outdoor score {analysed.analysis.io.score:.2f}" in text
 
 
 def test_without_attributes_the_note_says_how_to_install_them(analysed):
-    (note,) = attributes_view([], analysed.analysis["attributes_note"])
+    (note,) = attributes_view([], analysed.analysis.attributes_note)
     assert "densenet201_sunattributes.pth" in note.children
 
 
 def test_attributes_are_listed_with_their_scores():
-    attributes = [{"label": "natural light", "score": 0.93}, {"label": "open area", "score": 0.5}]
+    attributes = [AttributeScore("natural light", 0.93), AttributeScore("open area", 0.5)]
     head = {"source": "densenet201", "description": "the head", "scores": "probabilities"}
     listing, origin = attributes_view(attributes, None, head, selected=1)
     buttons = [row.children for row in listing.children]
@@ -54,7 +55,7 @@ def test_attributes_are_listed_with_their_scores():
     assert [getattr(b, "aria-pressed") for b in buttons] == ["false", "true"]
     assert "probability" in origin.children
     matrix = {"source": "wideresnet18-linear", "description": "the matrix", "scores": "raw linear responses"}
-    listing, origin = attributes_view([{"label": "natural light", "score": 85.1}], None, matrix)
+    listing, origin = attributes_view([AttributeScore("natural light", 85.1)], None, matrix)
     assert listing.children[0].children.children[2].children == "85.1"  # never "85.10", never a percentage
     assert "or percentages" in origin.children
 
@@ -64,7 +65,7 @@ def test_with_the_attribute_model_the_panel_lists_ten_attributes(service, use_mo
     outcome = actions.analyse_source("upload", upload_of(photo_bytes))
     listing = present(outcome.state).attributes[0]  # then the line naming the source
     assert [row.children.children[0].children for row in listing.children] == [
-        a["label"] for a in outcome.analysis["attributes"]
+        a.label for a in outcome.analysis.attributes
     ]
     assert len(listing.children) == 10
 
