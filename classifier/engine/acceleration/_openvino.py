@@ -1,6 +1,6 @@
 """The "openvino" and "openvino-bf16" modes: the networks converted once to OpenVINO's graph and
-run by its CPU plugin (oneDNN underneath, with its own thread pool), an optional package
-(`pip install -r requirements-openvino.txt`).
+run by its CPU plugin (oneDNN underneath, with its own thread pool). openvino is in
+requirements.txt, but a platform without its wheels can run without it: `auto` then runs fp32.
 
 Its own module because it is the only code that needs openvino (imported where used). The
 graph is converted once and kept on disk (`_cache`: read back in milliseconds at later starts),
@@ -25,7 +25,7 @@ from classifier.engine.acceleration._cache import IN_MEMORY, ConvertedCache, net
 
 OPENVINO_MISSING = (
     "The openvino inference modes need the openvino package; install it with "
-    "`pip install -r requirements-openvino.txt` or choose SCENEWEB_INFERENCE_MODE=bf16 or fused."
+    "`pip install openvino==2026.4.1` (requirements.txt's pin) or choose SCENEWEB_INFERENCE_MODE=fused."
 )
 PRECISION = {"openvino": "f32", "openvino-bf16": "bf16"}
 
