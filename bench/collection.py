@@ -4,10 +4,11 @@
 Each way runs in its own process on the same photos (real 100x100 JPEGs from
 ../shared/datasets/intel-scenes, round-robin over its classes) with the same random-weight
 models (ResNet-18 alone by default, 3.6 GFLOP a photo; `--attributes` adds the DenseNet-201
-head); its process tree is sampled with psutil (CPU time over wall time and cores; peak of the
-summed PSS, which counts the weights the forked workers share once). The rate counts from the
-first photo to the last (models loaded before). The ways must agree: every photo's top-5
-labels are compared with the one-at-a-time loop's.
+head). CPU time is the whole process tree's, start-up included (over wall time and
+cores); peak memory is the summed PSS of the tree, sampled with psutil (the weights the
+forked workers share are counted once). The rate counts from the first photo to the last
+(models loaded before). The ways must agree: every photo's top-5 labels are compared with
+the one-at-a-time loop's.
 
     nice -n 10 .venv/bin/python bench/collection.py [--photos 1000] [--attributes] [--json out.json]
 """
@@ -15,8 +16,10 @@ labels are compared with the one-at-a-time loop's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,25 +69,28 @@ def one_at_a_time(folder: Path, out: Path) -> None:
 
 
 def monitored(command: list[str], env: dict) -> dict:
-    """Run ``command``; CPU utilisation and peak PSS of its process tree."""
+    """Run ``command``; CPU utilisation and peak PSS of its process tree.
+
+    CPU time is this process's RUSAGE_CHILDREN before and after: the command and every process
+    it waited for (pool workers, decoder children), each counted once. (Summing psutil's
+    per-process times counted a reaped worker twice: as itself and in its parent's
+    children_user.)"""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = psutil.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-    started, peak, cpu = time.perf_counter(), 0, {}
+    started, peak = time.perf_counter(), 0
     while process.poll() is None:
         total = 0
         for member in [process, *process.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.Error):  # a process that ended between listing and reading
                 total += member.memory_full_info().pss
-                times = member.cpu_times()
-                cpu[member.pid] = times.user + times.system + times.children_user + times.children_system
-            except psutil.Error:
-                pass
         peak = max(peak, total)
         time.sleep(SAMPLE_S)
     wall = time.perf_counter() - started
     output = process.stdout.read()
     if process.returncode:
         raise SystemExit(f"{command} failed:\n{output}")
-    cpu_s = sum(cpu.values())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "output": output,
         "cpu_s": cpu_s,

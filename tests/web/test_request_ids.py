@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import time
 import urllib.error
 import urllib.request
 
@@ -77,6 +78,15 @@ def test_the_json_format_writes_one_object_per_line():
     assert entry["request_id"] == "-" and entry["level"] == "WARNING" and entry["logger"] == "sceneweb.security"
 
 
+def access_logged(server, text: str, timeout: float = 10) -> str:
+    """The server's log once ``text`` is in it: gunicorn writes the access line after the answer
+    has gone out, so a client can read its response before the line exists."""
+    deadline = time.monotonic() + timeout
+    while text not in server.log and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return server.log
+
+
 @pytest.mark.slow
 def test_under_gunicorn_json_logs_carry_the_id_the_client_was_answered(models_dir):
     with running_gunicorn(models_dir, workers=1, SCENEWEB_LOG_FORMAT="json") as server:
@@ -86,7 +96,7 @@ def test_under_gunicorn_json_logs_carry_the_id_the_client_was_answered(models_di
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=60)
         answered = refused.value.headers["X-Request-ID"]
-        log = server.log
+        log = access_logged(server, f"request_id={answered}")
     ours = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     refusal = next(entry for entry in ours if entry["logger"] == "sceneweb.security")
     assert refusal["request_id"] == answered and "code=bad_json" in refusal["message"]

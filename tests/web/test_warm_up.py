@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.core.wsgi import get_wsgi_application
 
 from classifier import runtime
@@ -47,6 +48,9 @@ def served_counts() -> tuple:
     )
 
 
+# Django's handler closes stale database connections as a request starts (a real handler, unlike
+# the test client's): the tests that hand it a request may touch the database.
+@pytest.mark.django_db(transaction=True)
 def test_the_warm_up_request_is_analysed_by_django_and_leaves_no_trace(service, frozen_minute, client):
     """Behind https redirects, a host list without "testserver", a rate limit of one analysis a
     minute: the warm-up is answered, counted nowhere, and the first visitor still has the slot."""
@@ -67,6 +71,7 @@ def test_the_warm_up_request_is_analysed_by_django_and_leaves_no_trace(service, 
     assert client.post("/api/analyze", {"image": _file(upload)}, **headers).status_code == 429
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_warm_up_request_needs_no_api_key(service):
     import sceneweb.gunicorn as config
 

@@ -36,6 +36,7 @@ two networks side by side). Import from this package, not from them.
 
 from classifier.engine.acceleration._choice import choose_device, choose_mode, cpu_flags, resolved
 from classifier.engine.acceleration._modes import (
+    INFERENCE_MODES,
     InferenceSettings,
     accelerate_attributes,
     accelerate_custom,
@@ -48,6 +49,7 @@ from classifier.engine.acceleration._openvino import OpenVinoNetwork
 from classifier.engine.acceleration._pool import PerProcessPool, single_thread_pool, timed_inference
 
 __all__ = [
+    "INFERENCE_MODES",
     "InferenceSettings",
     "OpenVinoNetwork",
     "PerProcessPool",
