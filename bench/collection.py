@@ -10,7 +10,7 @@ forked workers share are counted once). The rate counts from the first photo to 
 (models loaded before). The ways must agree: every photo's top-5 labels are compared with
 the one-at-a-time loop's.
 
-    nice -n 10 .venv/bin/python bench/collection.py [--photos 1000] [--attributes] [--json out.json]
+    .venv/bin/python bench/collection.py [--photos 1000] [--side 4032] [--attributes] [--json out.json]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import psutil
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,8 +38,10 @@ from classifier.testing.paths import SHARED  # noqa: E402
 SAMPLE_S = 0.5
 
 
-def collection(folder: Path, count: int) -> Path:
-    """``count`` photos linked into ``folder`` (never copied into the repository)."""
+def collection(folder: Path, count: int, side: int | None = None) -> Path:
+    """``count`` photos linked into ``folder`` (never copied into the repository); with ``side``,
+    each re-encoded instead at that many pixels across (bicubic, JPEG quality 90), as a camera's
+    photos of the same scenes would come: decoding then costs what it costs on real collections."""
     classes = sorted(p for p in (SHARED / "datasets" / "intel-scenes" / "train").iterdir() if p.is_dir())
     groups = [sorted(c.glob("*.jpg")) for c in classes]
     chosen = [photo for group in zip(*groups, strict=False) for photo in group][:count]
@@ -46,7 +49,14 @@ def collection(folder: Path, count: int) -> Path:
         raise SystemExit(f"Only {len(chosen)} photos found under {SHARED / 'datasets'}.")
     folder.mkdir()
     for index, photo in enumerate(chosen):
-        (folder / f"{index:05d}-{photo.parent.name}.jpg").symlink_to(photo)
+        target = folder / f"{index:05d}-{photo.parent.name}.jpg"
+        if side is None:
+            target.symlink_to(photo)
+        else:
+            with Image.open(photo) as image:
+                scale = side / max(image.size)
+                size = (round(image.width * scale), round(image.height * scale))
+                image.convert("RGB").resize(size, Image.Resampling.BICUBIC).save(target, quality=90)
     return folder
 
 
@@ -103,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--side", type=int, help="re-encode each photo this many pixels across (e.g. 4032)")
     parser.add_argument("--attributes", action="store_true", help="with the DenseNet-201 attribute head")
     parser.add_argument("--loop-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -112,7 +123,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        folder = collection(tmp / "photos", args.photos)
+        folder = collection(tmp / "photos", args.photos, args.side)
         env = {**os.environ, "SCENEWEB_MODELS_DIR": str(write_models_dir(tmp, attributes=args.attributes))}
         loop = monitored([sys.executable, __file__, "--loop-child", str(folder), str(tmp / "loop.json")], env)
         reference = json.loads((tmp / "loop.json").read_text())
@@ -137,7 +148,8 @@ def main() -> None:
             rate = float(run["output"].rsplit(";", 1)[1].split()[0])
             results.append({"way": f"analyze --workers {workers}", "photos_per_s": rate, "same_outputs": same, **run})
     base = results[0]["photos_per_s"]
-    print(f"{args.photos} photos, {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    size = f" re-encoded {args.side} px across" if args.side else " (100 x 100 as in the dataset)"
+    print(f"{args.photos} photos{size}, {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print("| way | photos/s | vs one at a time | CPU utilisation | CPU ms per photo | peak PSS MB | same top-5 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:

@@ -161,7 +161,10 @@ def stage_times(handler, analyzer: SceneAnalyzer, photo: bytes, body: bytes, con
     from django.core.handlers.wsgi import WSGIRequest
     from django.http import JsonResponse
 
-    with patch("classifier.views.get_analyzer", return_value=analyzer):
+    with (
+        patch("classifier.views.get_analyzer", return_value=analyzer),
+        patch("classifier.runtime.get_analyzer", return_value=analyzer),
+    ):
         http_ms, answer = wsgi_post(handler, body, content_type)
     timings = json.loads(answer)["timings_ms"]
     request = WSGIRequest({"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),

@@ -37,6 +37,7 @@ two networks side by side). Import from this package, not from them.
 from classifier.engine.acceleration._choice import choose_device, choose_mode, cpu_flags, resolved
 from classifier.engine.acceleration._modes import (
     INFERENCE_MODES,
+    AcceleratedSceneNet,
     InferenceSettings,
     accelerate_attributes,
     accelerate_custom,
@@ -50,6 +51,7 @@ from classifier.engine.acceleration._pool import PerProcessPool, single_thread_p
 
 __all__ = [
     "INFERENCE_MODES",
+    "AcceleratedSceneNet",
     "InferenceSettings",
     "OpenVinoNetwork",
     "PerProcessPool",

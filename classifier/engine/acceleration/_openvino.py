@@ -64,7 +64,15 @@ class OpenVinoNetwork:
             save=lambda model, folder: openvino.save_model(model, folder / "model.xml", compress_to_fp16=False),
             load=lambda folder: openvino.Core().read_model(folder / "model.xml"),
         )
-        self.config = {"INFERENCE_PRECISION_HINT": PRECISION[mode], "PERFORMANCE_HINT": "LATENCY"}
+        # No pinning: OpenVINO pins its threads to cores, counting from the first, in every process
+        # and every compiled model alike, so two one-thread networks side by side, two gunicorn
+        # workers or two collection workers all ran on core 0 while core 1 idled (measured: two
+        # one-thread models in two threads took as long as one after the other; unpinned, 1.85x).
+        self.config = {
+            "INFERENCE_PRECISION_HINT": PRECISION[mode],
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,
+        }
         self.threads = threads
         self.single = outputs == 1
         self._compiled, self._pid, self._lock = None, None, threading.Lock()

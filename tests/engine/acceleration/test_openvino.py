@@ -55,6 +55,8 @@ def test_without_a_thread_setting_openvino_takes_as_many_threads_as_pytorch(resn
     try:
         fast = acceleration.accelerate_scene_net(resnet18, InferenceSettings(mode="openvino"), 224)
         fast(torch.randn(1, 3, 224, 224))
-        assert fast.fast_forward._compiled.get_property("INFERENCE_NUM_THREADS") == 1
+        compiled = fast.fast_forward._compiled
+        assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
+        assert compiled.get_property("ENABLE_CPU_PINNING") is False  # or every process's thread sits on core 0
     finally:
         torch.set_num_threads(previous)
