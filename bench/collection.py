@@ -82,7 +82,8 @@ def monitored(command: list[str], env: dict) -> dict:
     """Run ``command``; CPU utilisation and peak PSS of its process tree.
 
     CPU time is this process's RUSAGE_CHILDREN before and after: the command and every process
-    it waited for (pool workers, decoder children), each counted once. (Summing psutil's
+    it waited for (pool workers), each counted once; the decoder children are killed at exit, not
+    waited for, so their CPU is not in it. (Summing psutil's
     per-process times counted a reaped worker twice: as itself and in its parent's
     children_user.)"""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
