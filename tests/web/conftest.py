@@ -35,11 +35,16 @@ def private_cache(tmp_path_factory):
 
 @pytest.fixture
 def frozen_minute(monkeypatch):
-    """Rate-limit windows are calendar minutes: a test counting slots must not straddle two of them."""
+    """Rate-limit windows are calendar minutes: a test counting slots must not straddle two of them.
+    Every test gets the same minute, so its counts start from an empty cache (an earlier test in
+    the run, a browser test's page say, may have taken the slots of that minute)."""
     from types import SimpleNamespace
+
+    from django.core.cache import cache
 
     from classifier import ratelimit
 
+    cache.clear()
     monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 6_000_030.0))
 
 
