@@ -2,6 +2,7 @@
 photo-sized JPEG, heatmap on, then one analysis request through Django's handler that leaves no
 trace (metrics, rate limit)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,23 @@ def test_each_worker_warms_up_after_setting_its_thread_count_then_through_django
     assert done.stdout.strip() == "True"
 
 
+@pytest.fixture
+def gunicorn_config():
+    """sceneweb/gunicorn.py imported in this process, its traces undone after the test: as a config
+    module it points PROMETHEUS_MULTIPROC_DIR at a folder of its own (after which /metrics in this
+    process read that folder, not the test's counters), sets SCENEWEB_PARALLEL_MODELS and gives
+    PyTorch one thread, as gunicorn's master needs."""
+    import torch
+
+    environment, threads = dict(os.environ), torch.get_num_threads()
+    import sceneweb.gunicorn as config
+
+    yield config
+    os.environ.clear()
+    os.environ.update(environment)
+    torch.set_num_threads(threads)
+
+
 def served_counts() -> tuple:
     from prometheus_client import REGISTRY
 
@@ -51,11 +69,10 @@ def served_counts() -> tuple:
 # Django's handler closes stale database connections as a request starts (a real handler, unlike
 # the test client's): the tests that hand it a request may touch the database.
 @pytest.mark.django_db(transaction=True)
-def test_the_warm_up_request_is_analysed_by_django_and_leaves_no_trace(service, frozen_minute, client):
+def test_the_warm_up_request_is_analysed_by_django_and_leaves_no_trace(service, frozen_minute, client, gunicorn_config):
     """Behind https redirects, a host list without "testserver", a rate limit of one analysis a
     minute: the warm-up is answered, counted nowhere, and the first visitor still has the slot."""
-    import sceneweb.gunicorn as config
-
+    config = gunicorn_config
     service.SCENEWEB_RATE_LIMIT = 1
     service.ALLOWED_HOSTS = ["scenes.example.org"]
     service.SECURE_SSL_REDIRECT = True
@@ -72,9 +89,8 @@ def test_the_warm_up_request_is_analysed_by_django_and_leaves_no_trace(service, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_warm_up_request_needs_no_api_key(service):
-    import sceneweb.gunicorn as config
-
+def test_the_warm_up_request_needs_no_api_key(service, gunicorn_config):
+    config = gunicorn_config
     service.SCENEWEB_API_KEYS = ["ops:" + "0" * 64]
     assert config.warm_up_request(get_wsgi_application()) == 200
 
