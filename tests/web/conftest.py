@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -36,16 +37,17 @@ def private_cache(tmp_path_factory):
 @pytest.fixture
 def frozen_minute(monkeypatch):
     """Rate-limit windows are calendar minutes: a test counting slots must not straddle two of them.
-    Every test gets the same minute, so its counts start from an empty cache (an earlier test in
-    the run, a browser test's page say, may have taken the slots of that minute)."""
+    Each test gets a minute of its own (the cache outlives tests: an earlier test in the run, a
+    browser test's page say, may have taken slots of a shared one)."""
     from types import SimpleNamespace
-
-    from django.core.cache import cache
 
     from classifier import ratelimit
 
-    cache.clear()
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 6_000_030.0))
+    minute = 6_000_030.0 + 60 * next(_MINUTES)
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: minute))
+
+
+_MINUTES = itertools.count()
 
 
 @pytest.fixture(scope="module")
