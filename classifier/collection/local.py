@@ -5,8 +5,8 @@ pages (copy-on-write; inference only reads them). Each child takes a batch of so
 decodes one photo ahead on a second thread (`rows.analyse_all`), and sends the rows back in
 order; PyTorch's threads are split between the children so they do not fight for the cores.
 Photos go through the networks one at a time (`SceneAnalyzer.analyze` takes one photo): at one
-PyTorch thread per process a batch of 4 gained only 1.16x on the network stage here
-(docs/benchmarks.md, "Micro-batching"), while a second process takes the second core whole.
+thread per process a batch of up to 8 gained at most 1.05x on openvino-bf16's ResNet-18 here
+(docs/benchmarks.md, "Batching in a collection worker").
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 
@@ -22,9 +22,11 @@ from classifier.collection.inputs import Source
 from classifier.collection.rows import Job, analyse_all
 from classifier.engine.analyzer import SceneAnalyzer
 
-BATCH = 4
-"""Sources handed to a worker at a time: large enough to keep its decode-ahead thread busy,
-small enough that the rows come back steadily for the chunk writer."""
+BATCH = 16
+"""Sources handed to a worker at a time. A worker's decode-ahead pipeline starts empty with each
+batch (its first photo waits for its decode): 16 gave 3-6% more photos/s than 4 here. Small
+enough that rows come back steadily for the chunk writer (64 rows) and that the last batches
+leave neither worker idle for long."""
 
 _forked: tuple[SceneAnalyzer, Job] | None = None
 
@@ -33,7 +35,7 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_local(sources: Iterable[Source], analyzer: SceneAnalyzer, job: Job, workers: int) -> Iterator[dict]:
+def run_local(sources: Sequence[Source], analyzer: SceneAnalyzer, job: Job, workers: int) -> Iterator[dict]:
     """Rows in the order of ``sources``; ``workers`` 1 runs in this process."""
     if workers <= 1:
         yield from analyse_all(sources, analyzer, job)
@@ -44,10 +46,16 @@ def run_local(sources: Iterable[Source], analyzer: SceneAnalyzer, job: Job, work
     context = multiprocessing.get_context("fork")
     try:
         with context.Pool(workers, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-            for rows in pool.imap(_analyse_batch, _batches(sources, BATCH)):
+            for rows in pool.imap(_analyse_batch, _batches(sources, batch_size(len(sources), workers))):
                 yield from rows
     finally:
         _forked = None
+
+
+def batch_size(sources: int, workers: int) -> int:
+    """`BATCH`, or less when there are fewer than `BATCH` sources for each worker: 20 photos are
+    10 and 10, not 16 and 4."""
+    return max(1, min(BATCH, -(-sources // workers)))
 
 
 def _analyse_batch(batch: list[Source]) -> list[dict]:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from classifier.collection.inputs import Source
 from classifier.collection.reading import read_photo_file
 from classifier.collection.table import COLUMNS, LIST_COLUMNS
-from classifier.engine.analyzer import Analysis, SceneAnalyzer
+from classifier.engine.analyzer import OUTPUTS, Analysis, SceneAnalyzer
 from classifier.engine.atomic import write_atomically
 from classifier.engine.errors import SceneWebError, SourceUnreadable
 from classifier.engine.fetch import FetchPolicy, fetch_image
@@ -30,6 +30,8 @@ from classifier.engine.imaging import DecodedImage, ImageLimits, decode_image
 SCHEMA_VERSION = 1
 LOOKAHEAD = 2
 """Photos read and decoded ahead of the one being analysed."""
+TABLE_OUTPUTS = frozenset({"scenes", "io", "attributes"})
+"""What a row holds without --heatmap-dir: no class-activation grids are computed for it."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Job:
     heatmap_dir: Path | None = None
     done_urls: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     """(url, sha256) pairs already in the table: a URL's content decides whether it is done."""
+
+    @property
+    def outputs(self) -> frozenset[str]:
+        return TABLE_OUTPUTS if self.heatmap_dir is None else OUTPUTS
 
 
 def models_text(analyzer: SceneAnalyzer) -> str:
@@ -99,7 +105,7 @@ def finish(row: dict, decoded: DecodedImage | None, analyzer: SceneAnalyzer, job
     if decoded is None:
         return row
     try:
-        analysis = analyzer.analyze(decoded, heatmap=job.heatmap_dir is not None)
+        analysis = analyzer.analyze(decoded, outputs=job.outputs)
         fill(row, analysis)
         if job.heatmap_dir is not None:
             row["heatmap"] = str(write_heatmap(job.heatmap_dir, row["source"], row["sha256"], analysis))

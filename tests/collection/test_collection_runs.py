@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from PIL import Image
 
+from classifier.collection.local import BATCH, batch_size
 from classifier.collection.table import read_rows
+from classifier.engine.analyzer import SceneAnalyzer
 from classifier.testing.paths import REPO
 from tests.support.httpserver import local_server, serve_bytes
 from tests.support.photo_collections import assert_same_rows, photo_folder
@@ -62,6 +65,30 @@ def test_a_folder_with_broken_files_gives_each_photo_a_row_and_says_why_some_fai
     assert rows["again.jpg"]["sha256"] == rows["camera-export.dat"]["sha256"]
     assert "4 analysed, 3 failed (corrupt_image 1, empty_file 1, unsupported_format 1), 0 skipped by --resume" in output
     assert "photos/s" in output
+
+
+def test_heatmaps_are_files_the_table_names_and_are_not_computed_without_a_heatmap_dir(
+    use_models, fresh_models_dir, tmp_path, monkeypatch
+):
+    use_models(fresh_models_dir)
+    folder = photo_folder(tmp_path / "photos", 3)
+    heatmaps = tmp_path / "heatmaps"
+    heatmaps.mkdir()
+    analyze(folder, "--out", tmp_path / "drawn.parquet", "--heatmap-dir", heatmaps, "--workers", 2)
+    rows = read_rows(tmp_path / "drawn.parquet")
+    for row in rows:
+        heatmap = Path(row["heatmap"])
+        assert heatmap.parent == heatmaps and heatmap.name == f"{Path(row['source']).stem}_{row['sha256'][:12]}_cam.png"
+        assert Image.open(heatmap).format == "PNG"
+    assert sorted(p.name for p in heatmaps.iterdir()) == sorted(Path(r["heatmap"]).name for r in rows)
+
+    grids = []
+    original = SceneAnalyzer._heatmap
+    monkeypatch.setattr(SceneAnalyzer, "_heatmap", lambda self, *a: grids.append(1) or original(self, *a))
+    analyze(folder, "--out", tmp_path / "plain.parquet", "--workers", 1)
+    plain = read_rows(tmp_path / "plain.parquet")
+    assert grids == [] and [r["heatmap"] for r in plain] == [None] * 3
+    assert [r["scene_labels"] for r in plain] == [r["scene_labels"] for r in rows]
 
 
 def test_symlink_loops_and_unreadable_entries_are_rows_never_the_end_of_the_run(use_models, fresh_models_dir, tmp_path):
@@ -116,11 +143,19 @@ def test_rows_are_written_in_chunks_of_the_size_asked(use_models, fresh_models_d
     assert len(read_rows(tmp_path / "t.parquet")) == 5
 
 
+def test_workers_get_equal_batches_when_the_sources_are_few():
+    assert batch_size(20, 2) == 10
+    assert batch_size(21, 2) == 11
+    assert batch_size(1, 2) == 1
+    assert batch_size(10_000, 2) == BATCH
+
+
 def test_a_run_killed_with_sigkill_and_resumed_gives_the_rows_of_an_uninterrupted_run(
     use_models, fresh_models_dir, tmp_path, settings
 ):
     settings.SCENEWEB_INFERENCE_MODE = "fused"  # fp32 in every process: "auto" may choose by the machine
-    folder = photo_folder(tmp_path / "photos", 12)
+    count = 2 * BATCH + 8  # a third batch still to come when the first two are written
+    folder = photo_folder(tmp_path / "photos", count)
     killed = tmp_path / "killed.parquet"
     env = {
         **os.environ,
@@ -151,10 +186,10 @@ def test_a_run_killed_with_sigkill_and_resumed_gives_the_rows_of_an_uninterrupte
         process.wait()
     assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
     written = len(read_rows(killed))
-    assert 4 <= written < 12
+    assert 4 <= written < count
     use_models(fresh_models_dir)
     output = analyze(folder, "--out", killed, "--resume", "--workers", 1)
-    assert f"{12 - written} analysed" in output and f"{written} skipped by --resume" in output
+    assert f"{count - written} analysed" in output and f"{written} skipped by --resume" in output
     analyze(folder, "--out", tmp_path / "whole.parquet", "--workers", 1)
     assert_same_rows(read_rows(killed), read_rows(tmp_path / "whole.parquet"))
 
