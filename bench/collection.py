@@ -166,8 +166,7 @@ def one_round(folder: Path, tmp: Path, env: dict) -> list[dict]:
     results = [{"way": "engine, one photo at a time", "photos_per_s": reference["photos_per_s"], **loop}]
     for workers in (1, 2):
         table = tmp / f"workers{workers}.parquet"
-        shutil.rmtree(table, ignore_errors=True)
-        table.unlink(missing_ok=True)
+        shutil.rmtree(table, ignore_errors=True)  # the last round's table (a Parquet table is a folder)
         command = [sys.executable, "manage.py", "analyze", str(folder), "--out", str(table)]
         run = monitored([*command, "--workers", str(workers), "-v", "0"], env)
         rows = pads.dataset(table).to_table(columns=["source", "scene_labels"]).to_pylist()

@@ -52,10 +52,10 @@ def run_local(sources: Sequence[Source], analyzer: SceneAnalyzer, job: Job, work
         _forked = None
 
 
-def batch_size(sources: int, workers: int) -> int:
-    """`BATCH`, or less when there are fewer than `BATCH` sources for each worker: 20 photos are
+def batch_size(photos: int, workers: int) -> int:
+    """`BATCH`, or less when there are fewer than `BATCH` photos for each worker: 20 photos are
     10 and 10, not 16 and 4."""
-    return max(1, min(BATCH, -(-sources // workers)))
+    return max(1, min(BATCH, -(-photos // workers)))
 
 
 def _analyse_batch(batch: list[Source]) -> list[dict]:
